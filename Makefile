@@ -1,0 +1,61 @@
+# Every target sets up what it needs; `make run` and `make test` work on a fresh Debian machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+
+.PHONY: help run test lint format check-system test-unit test-stack test-browser bench demo lock clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): requirements-dev.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	touch $@
+
+venv: $(STAMP) ## Create .venv with the locked dependencies
+
+run: $(STAMP) ## Serve the app with demo data on http://127.0.0.1:$(PORT)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_demo_data
+	$(BIN)/daphne -b 127.0.0.1 -p $(PORT) project.asgi:application
+
+demo: $(STAMP) ## Load the demo data (idempotent)
+	$(BIN)/python manage.py load_demo_data
+
+lint: $(STAMP) ## ruff check, ruff format --check, makemigrations --check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+
+format: $(STAMP) ## Format and fix the code with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check-system: ## Install redis-server, nginx and chromium if missing (or say how)
+	@bash tests/ensure-system-packages.sh
+
+test: lint check-system ## The whole suite: lint, unit, consumer (both stacks), integration, browser
+	$(MAKE) --no-print-directory test-unit test-stack test-browser
+
+test-unit: $(STAMP) ## Unit, consumer and integration tests on the embedded default
+	$(BIN)/pytest -m "not browser"
+
+test-stack: $(STAMP) ## The consumer tests again, on PostgreSQL + Redis
+	TEST_STACK=postgres-redis $(BIN)/pytest -m "stack"
+
+test-browser: $(STAMP) ## Browser tests in Chromium, in their own pytest process
+	$(BIN)/pytest -m browser tests/browser
+
+lock: ## Re-lock the dependencies after editing pyproject.toml
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements-dev.lock
+
+clean: ## Remove the venv, the dev database and collected static files
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles

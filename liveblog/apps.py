@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LiveblogConfig(AppConfig):
+    name = "liveblog"
+    verbose_name = "Liveblog"

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ProjectConfig(AppConfig):
+    """The site itself: accounts, the home page, health and demo data."""
+
+    name = "project"
+    verbose_name = "Site"

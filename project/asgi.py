@@ -1,0 +1,31 @@
+"""ASGI entry point: HTTP goes to Django, WebSockets to the apps' consumers."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.dev")
+
+# Build Django's application first: it sets Django up, and the consumers below
+# import models, which needs the app registry ready.
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+import chat.routing  # noqa: E402
+import liveblog.routing  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(
+                URLRouter(
+                    chat.routing.websocket_urlpatterns + liveblog.routing.websocket_urlpatterns
+                )
+            )
+        ),
+    }
+)

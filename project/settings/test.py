@@ -1,0 +1,19 @@
+"""Test settings: fast, fake and safe. The suite's fixtures point them at real servers."""
+
+import os
+import tempfile
+from pathlib import Path
+
+from .dev import *  # noqa: F403
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+
+# A file, not SQLite's in-memory default, so that a live daphne started by the
+# suite shares the test database with the test process.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.environ.get("TEST_SQLITE_PATH")
+        or str(Path(tempfile.gettempdir()) / f"test-db-{os.getpid()}.sqlite3"),
+    }

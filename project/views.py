@@ -1,0 +1,72 @@
+"""Site-wide pages: home, sign-up and the health check."""
+
+import asyncio
+import logging
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.contrib.auth import login
+from django.contrib.auth.forms import UserCreationForm
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from chat.selectors import room_list
+
+logger = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT = 3.0
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "home.html", {"rooms": room_list()[:10]})
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("home")
+    form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("home")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+def _database_ok() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    connection.close()
+
+
+async def _channel_layer_ok() -> None:
+    layer = get_channel_layer()
+    channel = await layer.new_channel("healthz.")
+    await layer.send(channel, {"type": "healthz.ping"})
+    message = await layer.receive(channel)
+    if message.get("type") != "healthz.ping":
+        raise RuntimeError("channel layer returned a different message")
+
+
+@never_cache
+@require_GET
+async def healthz(request: HttpRequest) -> JsonResponse:
+    """200 when a real query and a real layer round trip succeed; 503 naming what failed."""
+    checks = {
+        "database": sync_to_async(_database_ok, thread_sensitive=False),
+        "channel_layer": _channel_layer_ok,
+    }
+    report = {}
+    for name, check in checks.items():
+        try:
+            await asyncio.wait_for(check(), HEALTH_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 - any failure is the answer
+            logger.warning("healthz: %s failed: %r", name, exc)
+            report[name] = f"error: {type(exc).__name__}"
+        else:
+            report[name] = "ok"
+    healthy = all(value == "ok" for value in report.values())
+    return JsonResponse(report, status=200 if healthy else 503)
