@@ -157,3 +157,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", "INFO")},
 }
+
+# Presence: each socket's heartbeat, and how long a silent one still counts.
+PRESENCE_HEARTBEAT = env_int("PRESENCE_HEARTBEAT", 15)
+PRESENCE_TTL = env_int("PRESENCE_TTL", 45)

@@ -1,0 +1,61 @@
+"""The chat socket: /ws/chat/<slug>/?after=<seq>."""
+
+from channels.db import database_sync_to_async
+
+from project.consumers import StreamConsumer
+
+from . import services
+from .protocol import CLIENT
+from .selectors import message_frame, room_events, room_get, room_head
+
+
+class ChatConsumer(StreamConsumer):
+    protocol = CLIENT
+
+    # Stream hooks ------------------------------------------------------------
+
+    async def authorise(self) -> bool:
+        """Signed-in users only, and only to a room that exists."""
+        if not self.scope["user"].is_authenticated:
+            return False
+        slug = self.scope["url_route"]["kwargs"]["slug"]
+        self.room = await database_sync_to_async(room_get)(slug=slug)
+        return self.room is not None
+
+    def stream_group(self) -> str:
+        return self.room.group_name
+
+    def stream_events(self):
+        return room_events(room=self.room)
+
+    def stream_head(self) -> int:
+        return room_head(room=self.room)
+
+    # Client commands -----------------------------------------------------------
+
+    async def command_chat_send(self, body: str, client_id: str) -> None:
+        """Post a message; a retried `client_id` gets the original back, to this socket only."""
+        retry_frame = await database_sync_to_async(self.send_message)(body, client_id)
+        if retry_frame is not None:
+            await self.send(text_data=retry_frame)
+
+    async def command_chat_edit(self, id: int, body: str) -> None:  # noqa: A002 - protocol field
+        await database_sync_to_async(services.message_edit)(
+            room=self.room, message_id=id, by=self.scope["user"], body=body
+        )
+
+    async def command_chat_delete(self, id: int) -> None:  # noqa: A002 - protocol field
+        await database_sync_to_async(services.message_delete)(
+            room=self.room, message_id=id, by=self.scope["user"]
+        )
+
+    async def command_chat_typing(self) -> None:
+        await database_sync_to_async(services.typing_announce)(
+            room=self.room, user=self.scope["user"]
+        )
+
+    def send_message(self, body: str, client_id: str) -> str | None:
+        message, created = services.message_send(
+            room=self.room, author=self.scope["user"], body=body, client_id=client_id
+        )
+        return None if created else message_frame(message=message)

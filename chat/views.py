@@ -1,0 +1,68 @@
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
+
+from . import services
+from .forms import RoomForm
+from .protocol import MAX_BODY, message_data
+from .selectors import PAGE, message_list, room_get, room_head, room_list
+
+
+def room_index(request: HttpRequest) -> HttpResponse:
+    """Rooms, and a form to create one."""
+    form = RoomForm(request.POST or None)
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if form.is_valid():
+            try:
+                room = services.room_create(created_by=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                return redirect(room)
+    return render(request, "chat/room_list.html", {"rooms": room_list(), "form": form})
+
+
+def _room_or_404(slug: str):
+    room = room_get(slug=slug)
+    if room is None:
+        raise Http404("No such room.")
+    return room
+
+
+@login_required
+def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    room = _room_or_404(slug)
+    # Read the head before the messages: the page then shows at least every
+    # change up to the head, and the socket replays whatever came after it.
+    head = room_head(room=room)
+    messages = [message_data(message) for message in message_list(room=room)]
+    return render(
+        request,
+        "chat/room.html",
+        {
+            "room": room,
+            "head": head,
+            "initial": {"messages": messages, "more": len(messages) == PAGE},
+            "max_body": MAX_BODY,
+        },
+    )
+
+
+@login_required
+@require_GET
+def room_history(request: HttpRequest, slug: str) -> JsonResponse:
+    """Older messages for scroll-back: ?before=<message id>."""
+    room = _room_or_404(slug)
+    try:
+        before = int(request.GET["before"])
+    except (KeyError, ValueError):
+        return JsonResponse({"error": "before must be a message id"}, status=400)
+    messages = message_list(room=room, before_id=before)
+    return JsonResponse(
+        {"messages": [message_data(message) for message in messages], "more": len(messages) == PAGE}
+    )

@@ -1,0 +1,227 @@
+"""The consumer every stream socket is built on: validation, replay, presence, limits.
+
+Close codes an application may send (daphne allows 1000 and 4000-4999):
+
+    4009  a frame over MAX_FRAME_BYTES reached the application
+    4029  the connection kept sending faster than FLOOD_RATE frames a second
+"""
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.db import models
+
+from project.presence import presence_heartbeat, presence_join, presence_leave
+from project.protocol import Protocol, ProtocolError
+from project.ratelimit import RateLimited
+from project.streams import REPLAY_BATCH, encode, stream_events_after
+
+logger = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 64 * 1024
+CLOSE_TOO_LARGE = 4009
+CLOSE_FLOODING = 4029
+# Per connection: a burst of FLOOD_BURST frames, then FLOOD_RATE a second.
+FLOOD_BURST = 30
+FLOOD_RATE = 3.0
+
+
+def _as_protocol_error(error: Exception, content: dict[str, Any]) -> ProtocolError:
+    """Turn a service's refusal into the error frame the protocol promises."""
+    client_id = content.get("client_id")
+    client_id = client_id if isinstance(client_id, str) else None
+    if isinstance(error, ObjectDoesNotExist):
+        return ProtocolError("not_found", "No such item here.", client_id=client_id)
+    if isinstance(error, PermissionDenied):
+        return ProtocolError("not_allowed", str(error) or "Not allowed.", client_id=client_id)
+    if isinstance(error, RateLimited):
+        return ProtocolError("rate_limited", "Slow down a little.", client_id=client_id)
+    code = "too_long" if any(e.code == "too_long" for e in error.error_list) else "invalid_frame"
+    return ProtocolError(code, " ".join(error.messages), client_id=client_id)
+
+
+class StreamConsumer(AsyncJsonWebsocketConsumer):
+    """A socket on one stream: authorise, join, replay from `?after=`, then stream live.
+
+    Subclasses declare `protocol` and implement `authorise`, `stream_group`,
+    `stream_events` and `stream_head`; each inbound frame of type `a.b` is
+    handled by the method `command_a_b`.
+    """
+
+    protocol: Protocol
+
+    # Socket events -----------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Called when the socket asks to open."""
+        self.group: str | None = None
+        self.heartbeat: asyncio.Task | None = None
+        self.replayed_upto = 0
+        self.tokens = float(FLOOD_BURST)
+        self.tokens_at = time.monotonic()
+        try:
+            after = self.requested_after()
+        except ValueError:
+            await self.close()
+            return
+        if not await self.authorise():
+            await self.close()
+            return
+        # Join before replaying: an event committed during the replay is then
+        # either in the replay or queued for us, never in neither.
+        self.group = self.stream_group()
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.replay(after)
+        await database_sync_to_async(presence_join)(
+            stream=self.group, channel_name=self.channel_name, user=self.scope["user"]
+        )
+        self.heartbeat = asyncio.create_task(self.beat())
+
+    async def disconnect(self, code: int) -> None:
+        """Called when the socket closes (not when the server process dies)."""
+        if self.heartbeat is not None:
+            self.heartbeat.cancel()
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await database_sync_to_async(presence_leave)(
+                stream=self.group, channel_name=self.channel_name
+            )
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Called with each inbound frame: check it, then hand it to its command."""
+        if not self.within_flood_limit():
+            await self.close(code=CLOSE_FLOODING)
+            return
+        if text_data is None:
+            await self.send_error(ProtocolError("invalid_frame", "Send JSON text, not binary."))
+            return
+        if len(text_data) > MAX_FRAME_BYTES // 4 and len(text_data.encode()) > MAX_FRAME_BYTES:
+            await self.close(code=CLOSE_TOO_LARGE)
+            return
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            await self.send_error(ProtocolError("invalid_json", "The frame is not valid JSON."))
+            return
+        await self.receive_json(content)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        try:
+            frame_type, fields = self.protocol.parse(content)
+            await getattr(self, "command_" + frame_type.replace(".", "_"))(**fields)
+        except ProtocolError as error:
+            await self.send_error(error)
+        except (ObjectDoesNotExist, PermissionDenied, ValidationError, RateLimited) as error:
+            await self.send_error(_as_protocol_error(error, content))
+        except Exception:
+            # A failing command must not take the socket down with it.
+            logger.exception("command %r failed", content.get("type"))
+            await self.send_error(ProtocolError("server_error", "Something went wrong; retry."))
+
+    # Client commands every stream speaks -------------------------------------
+
+    async def command_ping(self) -> None:
+        """Keep-alive; the answer carries the head so a client notices a missed tail."""
+        head = await database_sync_to_async(self.stream_head)()
+        await self.send_json({"type": "pong", "seq": head})
+
+    async def command_stream_sync(self, after: int) -> None:
+        """Resend every event after `after`: the client saw a gap."""
+        await self.replay(after)
+
+    # Layer events --------------------------------------------------------------
+
+    async def stream_event(self, event: dict[str, Any]) -> None:
+        """Called for each frame broadcast to the stream's group: send it as is."""
+        seq = event["seq"]
+        if seq is not None and seq <= self.replayed_upto:
+            return  # queued while we replayed it from the database
+        await self.send(text_data=event["frame"])
+
+    # Machinery -----------------------------------------------------------------
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels closes stale database connections before every message it
+        # dispatches, a thread hop per recipient per broadcast. Layer events
+        # never touch the database here, and every database call goes through
+        # database_sync_to_async, which does that housekeeping itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    def requested_after(self) -> int | None:
+        values = parse_qs(self.scope.get("query_string", b"").decode()).get("after")
+        if not values:
+            return None
+        after = int(values[-1])
+        if after < 0:
+            raise ValueError("after must not be negative")
+        return after
+
+    async def replay(self, after: int | None) -> None:
+        """Send the stored events after `after` in order, then `stream.ready`."""
+        events = self.stream_events()
+        if after is None:
+            after = await database_sync_to_async(self.stream_head)()
+        else:
+            while True:
+                batch = await database_sync_to_async(stream_events_after)(events, after=after)
+                for seq, frame in batch:
+                    await self.send(text_data=frame)
+                    after = seq
+                if len(batch) < REPLAY_BATCH:
+                    break
+        self.replayed_upto = max(self.replayed_upto, after)
+        await self.send(text_data=encode({"type": "stream.ready", "seq": after}))
+
+    async def beat(self) -> None:
+        """Refresh presence and group membership until the socket closes."""
+        while True:
+            await asyncio.sleep(settings.PRESENCE_HEARTBEAT)
+            try:
+                # Re-adding renews the membership before the layer's group_expiry.
+                await self.channel_layer.group_add(self.group, self.channel_name)
+                await database_sync_to_async(presence_heartbeat)(
+                    stream=self.group, channel_name=self.channel_name, user=self.scope["user"]
+                )
+            except Exception:
+                logger.exception("presence heartbeat failed on %s", self.group)
+
+    def within_flood_limit(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(FLOOD_BURST, self.tokens + (now - self.tokens_at) * FLOOD_RATE)
+        self.tokens_at = now
+        self.tokens -= 1
+        return self.tokens >= 0
+
+    async def send_error(self, error: ProtocolError) -> None:
+        frame = {"type": "error", "code": error.code, "detail": error.detail}
+        if error.client_id is not None:
+            frame["client_id"] = error.client_id
+        await self.send_json(frame)
+
+    # Hooks -------------------------------------------------------------------------
+
+    async def authorise(self) -> bool:
+        """May this socket open? Load the stream onto `self` if so."""
+        raise NotImplementedError
+
+    def stream_group(self) -> str:
+        raise NotImplementedError
+
+    def stream_events(self) -> models.QuerySet:
+        raise NotImplementedError
+
+    def stream_head(self) -> int:
+        raise NotImplementedError

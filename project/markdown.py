@@ -1,0 +1,45 @@
+"""Markdown to safe HTML, rendered once on write.
+
+markdown-it never passes raw HTML through, and nh3 then keeps only an
+allow-list of tags, attributes and URL schemes: a `<script>`, an `onerror`
+attribute or a `javascript:` link comes out as inert text.
+"""
+
+import nh3
+from markdown_it import MarkdownIt
+
+URL_SCHEMES = {"http", "https", "mailto"}
+
+_CHAT = MarkdownIt("zero", {"html": False, "linkify": True, "breaks": True}).enable(
+    ["paragraph", "fence", "emphasis", "backticks", "link", "linkify", "newline", "escape"]
+)
+_CHAT_TAGS = {"p", "br", "em", "strong", "code", "pre", "a"}
+
+_ARTICLE = MarkdownIt("commonmark", {"html": False, "linkify": True}).enable(
+    ["linkify", "strikethrough", "table"]
+)
+_ARTICLE_TAGS = _CHAT_TAGS | {
+    "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote", "hr", "img",
+    "s", "del", "table", "thead", "tbody", "tr", "th", "td",
+}  # fmt: skip
+
+
+def _clean(html: str, tags: set[str]) -> str:
+    return nh3.clean(
+        html,
+        tags=tags,
+        attributes={"a": {"href", "title"}, "img": {"src", "alt", "title"}},
+        url_schemes=URL_SCHEMES,
+        link_rel="nofollow noopener noreferrer",
+        strip_comments=True,
+    )
+
+
+def render_chat(text: str) -> str:
+    """Light markdown for chat: code, emphasis, links."""
+    return _clean(_CHAT.render(text), _CHAT_TAGS)
+
+
+def render_article(text: str) -> str:
+    """Fuller markdown for liveblog updates: headings, lists, quotes, images by URL."""
+    return _clean(_ARTICLE.render(text), _ARTICLE_TAGS)

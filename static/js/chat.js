@@ -1,0 +1,336 @@
+// The chat room page: renders messages, applies stream events, sends, edits, deletes.
+import { CHAT_TAGS, safeFragment } from "./safe-html.js";
+import { StreamSocket, clientId } from "./stream.js";
+
+const GROUP_WITHIN_MS = 5 * 60 * 1000;
+const TYPING_SEND_EVERY_MS = 3000;
+const TYPING_SHOWN_MS = 6000;
+const RATE_LIMIT_RETRY_MS = 2000;
+const STATE_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…" };
+
+const root = document.getElementById("room");
+const me = root.dataset.user;
+const isStaff = root.dataset.staff === "true";
+const list = document.getElementById("messages");
+const form = document.getElementById("composer");
+const input = document.getElementById("message-input");
+const olderButton = document.getElementById("load-older");
+const typingLine = document.getElementById("typing");
+const presenceList = document.getElementById("presence");
+const stateLine = document.getElementById("connection-state");
+
+const rows = new Map(); // message id -> <li>
+const unsent = new Map(); // client_id -> { body, row }
+const typers = new Map(); // username -> time the indicator expires
+let hasOlder = false;
+let loadingOlder = false;
+let lastTypingSent = 0;
+
+// Rendering ---------------------------------------------------------------------
+
+function timeLabel(iso) {
+  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+}
+
+function button(label, onClick) {
+  const element = document.createElement("button");
+  element.type = "button";
+  element.className = "link-button";
+  element.textContent = label;
+  element.addEventListener("click", onClick);
+  return element;
+}
+
+function fillRow(row, message) {
+  row.replaceChildren();
+  row.dataset.id = message.id;
+  row.dataset.author = message.author;
+  row.dataset.createdAt = message.created_at;
+  row.dataset.body = message.body;
+  row.classList.toggle("deleted", message.deleted);
+
+  const meta = document.createElement("div");
+  meta.className = "message-meta";
+  const author = document.createElement("span");
+  author.className = "message-author";
+  author.textContent = message.author;
+  const time = document.createElement("time");
+  time.className = "message-time";
+  time.dateTime = message.created_at;
+  time.textContent = timeLabel(message.created_at);
+  meta.append(author, time);
+  if (message.edited_at && !message.deleted) {
+    const edited = document.createElement("span");
+    edited.className = "message-edited";
+    edited.textContent = "(edited)";
+    meta.append(edited);
+  }
+  if (!message.deleted && (message.author === me || isStaff)) {
+    const actions = document.createElement("span");
+    actions.className = "message-actions";
+    if (message.author === me) {
+      actions.append(button("Edit", () => startEdit(row)));
+    }
+    actions.append(button("Delete", () => deleteMessage(row)));
+    meta.append(actions);
+  }
+
+  const body = document.createElement("div");
+  body.className = "message-body";
+  if (message.deleted) {
+    body.textContent = "Message deleted";
+  } else {
+    body.append(safeFragment(message.html, CHAT_TAGS));
+  }
+  row.append(meta, body);
+}
+
+function regroup(row) {
+  if (!row || !row.dataset.id) return;
+  const previous = row.previousElementSibling;
+  const continued =
+    previous &&
+    previous.dataset.author === row.dataset.author &&
+    new Date(row.dataset.createdAt) - new Date(previous.dataset.createdAt) < GROUP_WITHIN_MS;
+  row.classList.toggle("continued", Boolean(continued));
+}
+
+function nearBottom() {
+  return list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+}
+
+// Insert or update a message, keeping the list in id order and pending sends last.
+function upsert(message) {
+  let row = rows.get(message.id);
+  if (row) {
+    fillRow(row, message);
+    return;
+  }
+  const stick = nearBottom();
+  row = document.createElement("li");
+  row.className = "message";
+  row.id = `message-${message.id}`;
+  fillRow(row, message);
+  rows.set(message.id, row);
+  let before = null;
+  for (const other of list.children) {
+    if (!other.dataset.id || Number(other.dataset.id) > message.id) {
+      before = other;
+      break;
+    }
+  }
+  list.insertBefore(row, before);
+  regroup(row);
+  regroup(row.nextElementSibling);
+  if (stick) list.scrollTop = list.scrollHeight;
+}
+
+function showUnsent(cid, body) {
+  const row = document.createElement("li");
+  row.className = "message pending";
+  row.dataset.clientId = cid;
+  const meta = document.createElement("div");
+  meta.className = "message-meta";
+  const author = document.createElement("span");
+  author.className = "message-author";
+  author.textContent = me;
+  const status = document.createElement("span");
+  status.className = "message-time";
+  status.textContent = "sending…";
+  meta.append(author, status);
+  const text = document.createElement("div");
+  text.className = "message-body";
+  text.textContent = body;
+  row.append(meta, text);
+  list.append(row);
+  list.scrollTop = list.scrollHeight;
+  return row;
+}
+
+function renderPresence(users) {
+  presenceList.replaceChildren(
+    ...users.map((name) => {
+      const item = document.createElement("li");
+      item.textContent = name === me ? `${name} (you)` : name;
+      return item;
+    }),
+  );
+}
+
+function renderTyping() {
+  const now = Date.now();
+  for (const [name, until] of typers) if (until <= now) typers.delete(name);
+  const names = [...typers.keys()];
+  if (names.length === 0) typingLine.textContent = "";
+  else if (names.length === 1) typingLine.textContent = `${names[0]} is typing…`;
+  else if (names.length === 2) typingLine.textContent = `${names[0]} and ${names[1]} are typing…`;
+  else typingLine.textContent = "Several people are typing…";
+}
+window.setInterval(renderTyping, 1000);
+
+// Stream ------------------------------------------------------------------------
+
+function onEvent(frame) {
+  const message = frame.message;
+  if (frame.type === "chat.message" && message.author === me && unsent.has(message.client_id)) {
+    unsent.get(message.client_id).row.remove();
+    unsent.delete(message.client_id);
+  }
+  if (frame.type === "chat.message") {
+    typers.delete(message.author);
+    renderTyping();
+  }
+  upsert(message);
+}
+
+function onFrame(frame) {
+  if (frame.type === "presence") {
+    renderPresence(frame.users);
+  } else if (frame.type === "chat.typing") {
+    if (frame.user !== me) {
+      typers.set(frame.user, Date.now() + TYPING_SHOWN_MS);
+      renderTyping();
+    }
+  } else if (frame.type === "error") {
+    onError(frame);
+  }
+}
+
+function onError(frame) {
+  const pending = frame.client_id && unsent.get(frame.client_id);
+  if (pending && frame.code === "rate_limited") {
+    window.setTimeout(() => socket.send(sendFrame(frame.client_id)), RATE_LIMIT_RETRY_MS);
+  } else if (pending) {
+    unsent.delete(frame.client_id);
+    pending.row.classList.add("failed");
+    pending.row.querySelector(".message-time").textContent = `not sent: ${frame.detail}`;
+  } else {
+    typingLine.textContent = frame.detail;
+  }
+}
+
+function onState(state) {
+  root.dataset.state = state;
+  stateLine.textContent = STATE_TEXT[state];
+  if (state === "live") {
+    // Whatever was typed while offline, or was in flight when the socket
+    // dropped: the server ignores a client_id it already has.
+    for (const cid of unsent.keys()) socket.send(sendFrame(cid));
+  }
+}
+
+const socket = new StreamSocket({
+  path: root.dataset.socket,
+  seq: Number(root.dataset.seq),
+  onEvent,
+  onFrame,
+  onState,
+});
+
+// Commands ----------------------------------------------------------------------
+
+function sendFrame(cid) {
+  return { type: "chat.send", body: unsent.get(cid).body, client_id: cid };
+}
+
+function submit() {
+  const body = input.value.trim();
+  if (!body) return;
+  const cid = clientId();
+  unsent.set(cid, { body, row: showUnsent(cid, body) });
+  socket.send(sendFrame(cid));
+  input.value = "";
+  input.focus();
+}
+
+function startEdit(row) {
+  const body = row.querySelector(".message-body");
+  const editor = document.createElement("form");
+  editor.className = "edit-form";
+  const area = document.createElement("textarea");
+  area.value = row.dataset.body;
+  area.rows = 2;
+  area.setAttribute("aria-label", "Edit message");
+  const save = document.createElement("button");
+  save.type = "submit";
+  save.textContent = "Save";
+  const cancel = button("Cancel", () => editor.replaceWith(body));
+  editor.append(area, save, cancel);
+  editor.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = area.value.trim();
+    if (text && text !== row.dataset.body) {
+      socket.send({ type: "chat.edit", id: Number(row.dataset.id), body: text });
+    }
+    editor.replaceWith(body);
+  });
+  area.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      editor.requestSubmit();
+    } else if (event.key === "Escape") {
+      editor.replaceWith(body);
+    }
+  });
+  body.replaceWith(editor);
+  area.focus();
+}
+
+function deleteMessage(row) {
+  if (window.confirm("Delete this message?")) {
+    socket.send({ type: "chat.delete", id: Number(row.dataset.id) });
+  }
+}
+
+async function loadOlder() {
+  if (!hasOlder || loadingOlder) return;
+  const first = list.querySelector("li[data-id]");
+  if (!first) return;
+  loadingOlder = true;
+  try {
+    const response = await fetch(`${root.dataset.history}?before=${first.dataset.id}`, {
+      headers: { Accept: "application/json" },
+    });
+    if (!response.ok) return;
+    const page = await response.json();
+    const height = list.scrollHeight;
+    const top = list.scrollTop;
+    for (const message of page.messages) if (!rows.has(message.id)) upsert(message);
+    // Keep what the reader was looking at where it was.
+    list.scrollTop = top + (list.scrollHeight - height);
+    hasOlder = page.more;
+    olderButton.hidden = !hasOlder;
+  } finally {
+    loadingOlder = false;
+  }
+}
+
+// Wiring ------------------------------------------------------------------------
+
+form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  submit();
+});
+input.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    submit();
+  }
+});
+input.addEventListener("input", () => {
+  const now = Date.now();
+  if (input.value && now - lastTypingSent > TYPING_SEND_EVERY_MS && socket.send({ type: "chat.typing" })) {
+    lastTypingSent = now;
+  }
+});
+list.addEventListener("scroll", () => {
+  if (list.scrollTop < 40) loadOlder();
+});
+olderButton.addEventListener("click", loadOlder);
+
+const initial = JSON.parse(document.getElementById("initial-messages").textContent);
+for (const message of initial.messages) upsert(message);
+hasOlder = initial.more;
+olderButton.hidden = !hasOlder;
+list.scrollTop = list.scrollHeight;
+socket.start();
