@@ -32,7 +32,7 @@ def _clean(html: str, tags: set[str]) -> str:
         url_schemes=URL_SCHEMES,
         link_rel="nofollow noopener noreferrer",
         strip_comments=True,
-    )
+    ).strip()
 
 
 def render_chat(text: str) -> str:

@@ -81,8 +81,17 @@ REDIS_URL = env("REDIS_URL", "")
 
 def channel_layers(redis_url: str) -> dict:
     """The in-memory layer for one process; Redis once there are several."""
+    # A socket's channel holds up to `capacity` frames while its consumer is busy
+    # (say, writing that socket's own message); past that the layer drops
+    # silently and the client fills the gap from the event log.
+    capacity = env_int("CHANNEL_LAYER_CAPACITY", 1000)
     if not redis_url:
-        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+        return {
+            "default": {
+                "BACKEND": "channels.layers.InMemoryChannelLayer",
+                "CONFIG": {"capacity": capacity, "expiry": 60},
+            }
+        }
     return {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -100,7 +109,7 @@ def channel_layers(redis_url: str) -> dict:
                         "max_connections": env_int("REDIS_MAX_CONNECTIONS", 1000),
                     }
                 ],
-                "capacity": env_int("CHANNEL_LAYER_CAPACITY", 1000),
+                "capacity": capacity,
                 "expiry": 60,
                 "group_expiry": env_int("CHANNEL_LAYER_GROUP_EXPIRY", 86400),
             },

@@ -1,0 +1,287 @@
+"""The chat socket on the real ASGI application (routing, origin check and auth included).
+
+Marked `stack`: these run on the embedded default and again on PostgreSQL + Redis.
+"""
+
+import asyncio
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+
+from chat import services
+from chat.models import Message
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
+
+
+def db(function):
+    return database_sync_to_async(function)
+
+
+async def test_anonymous_users_and_unknown_rooms_are_refused(connect, make_user, make_room):
+    room = await db(make_room)()
+    assert await connect(None, room, expect=False) is None
+    assert await connect(await db(make_user)(), "no-such-room", expect=False) is None
+
+
+async def test_two_people_get_every_message_once_in_order(
+    connect, make_user, make_room, no_send_limit
+):
+    room, elsewhere = await db(make_room)(), await db(make_room)()
+    ann, bob, cat = await db(make_user)(), await db(make_user)(), await db(make_user)()
+    a, b = await connect(ann, room), await connect(bob, room)
+    c = await connect(cat, elsewhere)
+    for n in range(200):
+        await a.send({"type": "chat.send", "body": f"a{n}", "client_id": f"a{n}"})
+        await b.send({"type": "chat.send", "body": f"b{n}", "client_id": f"b{n}"})
+    for client in (a, b):
+        frames = await client.events(400)
+        assert [frame["seq"] for frame in frames] == list(range(1, 401))
+        bodies = [frame["message"]["body"] for frame in frames]
+        assert sorted(bodies) == sorted(
+            [f"a{n}" for n in range(200)] + [f"b{n}" for n in range(200)]
+        )
+        # Each sender's own messages stay in the order they were sent.
+        assert [body for body in bodies if body[0] == "a"] == [f"a{n}" for n in range(200)]
+        assert await client.nothing()
+    # The other room hears nothing (its own presence frame aside).
+    while not await c.nothing():
+        assert (await c.receive())["type"] == "presence"
+    for client in (a, b, c):
+        await client.close()
+
+
+async def test_resume_replays_exactly_what_was_missed(connect, make_user, make_room):
+    room = await db(make_room)()
+    ann, bob = await db(make_user)(), await db(make_user)()
+    a = await connect(ann, room)
+    await db(services.message_create)(room=room, author=bob, body="before", client_id="b0")
+    (seen,) = await a.events(1)
+    await a.close()
+
+    ids = []
+    for n in range(20):
+        message, _ = await db(services.message_create)(
+            room=room, author=bob, body=f"m{n}", client_id=f"m{n}"
+        )
+        ids.append(message.pk)
+    for message_id in ids[:2]:
+        await db(services.message_edit)(room=room, message_id=message_id, by=bob, body="edited")
+    await db(services.message_delete)(room=room, message_id=ids[5], by=bob)
+
+    a = await connect(ann, room, after=seen["seq"])
+    frames = [await a.receive() for _ in range(23)]
+    assert [frame["seq"] for frame in frames] == list(range(seen["seq"] + 1, seen["seq"] + 24))
+    types = [frame["type"] for frame in frames]
+    assert types == ["chat.message"] * 20 + ["chat.message_updated"] * 2 + ["chat.message_deleted"]
+    assert [frame["message"]["id"] for frame in frames[20:]] == [ids[0], ids[1], ids[5]]
+    assert frames[5]["message"]["deleted"] and frames[5]["message"]["body"] == ""
+    ready = await a.receive_type("stream.ready")
+    assert ready["seq"] == frames[-1]["seq"]
+    await a.close()
+
+
+async def test_a_retried_client_id_is_one_message(connect, make_user, make_room):
+    room, ann, bob = await db(make_room)(), await db(make_user)(), await db(make_user)()
+    a, b = await connect(ann, room), await connect(bob, room)
+    frame = {"type": "chat.send", "body": "once", "client_id": "retry-me"}
+    await a.send(frame)
+    (first,) = await a.events(1)
+    await a.send(frame)
+    (again,) = await a.events(1)
+    assert again == first
+    (seen_by_bob,) = await b.events(1)
+    assert seen_by_bob == first
+    assert await b.nothing()
+    assert await db(Message.objects.count)() == 1
+    await a.close()
+    await b.close()
+
+
+async def test_the_sender_and_its_other_tabs_see_edits_and_deletes(connect, make_user, make_room):
+    room, ann = await db(make_room)(), await db(make_user)()
+    tab1, tab2 = await connect(ann, room), await connect(ann, room)
+    await tab1.send({"type": "chat.send", "body": "hello", "client_id": "h"})
+    (created,) = await tab2.events(1)
+    message_id = created["message"]["id"]
+    await tab1.send({"type": "chat.edit", "id": message_id, "body": "hello *all*"})
+    await tab1.send({"type": "chat.delete", "id": message_id})
+    edited, deleted = await tab2.events(2)
+    assert edited["message"]["html"] == "<p>hello <em>all</em></p>"
+    assert edited["message"]["edited_at"] is not None
+    assert deleted["message"]["deleted"] is True
+    await tab1.close()
+    await tab2.close()
+
+
+ERROR_CASES = [
+    ("{not json", "invalid_json"),
+    ("[1, 2]", "invalid_frame"),
+    ('"text"', "invalid_frame"),
+    ('{"body": "no type"}', "invalid_frame"),
+    ('{"type": "chat.shout", "body": "x"}', "unknown_type"),
+    ('{"type": "chat.send", "client_id": "x"}', "invalid_frame"),
+    ('{"type": "chat.send", "body": 42, "client_id": "x"}', "invalid_frame"),
+    ('{"type": "chat.send", "body": "x", "client_id": 7}', "invalid_frame"),
+    ('{"type": "chat.send", "body": "x", "client_id": "x", "admin": true}', "invalid_frame"),
+    ('{"type": "chat.send", "body": "   ", "client_id": "x"}', "invalid_frame"),
+    (json.dumps({"type": "chat.send", "body": "x" * 4001, "client_id": "x"}), "too_long"),
+    ('{"type": "chat.edit", "id": "1", "body": "x"}', "invalid_frame"),
+    ('{"type": "chat.edit", "id": true, "body": "x"}', "invalid_frame"),
+    ('{"type": "chat.delete", "id": 999999}', "not_found"),
+    ('{"type": "stream.sync", "after": -1}', "invalid_frame"),
+]
+
+
+async def test_every_bad_frame_gets_its_error_and_the_socket_stays_usable(
+    connect, make_user, make_room
+):
+    room, ann = await db(make_room)(), await db(make_user)()
+    a = await connect(ann, room)
+    for text, code in ERROR_CASES:
+        await a.send_text(text)
+        error = await a.receive_type("error")
+        assert error["code"] == code, text
+        assert error["detail"]
+        assert (await a.ping())["type"] == "pong"
+    await a.communicator.send_to(bytes_data=b"\x00\x01")
+    assert (await a.receive_type("error"))["code"] == "invalid_frame"
+    assert await db(Message.objects.count)() == 0
+    # Still a working socket.
+    await a.send({"type": "chat.send", "body": "still here", "client_id": "ok"})
+    (frame,) = await a.events(1)
+    assert frame["message"]["body"] == "still here"
+    await a.close()
+
+
+async def test_errors_about_a_send_carry_its_client_id(connect, make_user, make_room):
+    room, ann = await db(make_room)(), await db(make_user)()
+    a = await connect(ann, room)
+    await a.send({"type": "chat.send", "body": "x" * 4001, "client_id": "long-one"})
+    error = await a.receive_type("error")
+    assert (error["code"], error["client_id"]) == ("too_long", "long-one")
+    await a.close()
+
+
+async def test_editing_or_deleting_someone_elses_message_is_not_allowed(
+    connect, make_user, make_room
+):
+    room, ann, bob = await db(make_room)(), await db(make_user)(), await db(make_user)()
+    message, _ = await db(services.message_create)(
+        room=room, author=ann, body="mine", client_id="m"
+    )
+    b = await connect(bob, room)
+    await b.send({"type": "chat.edit", "id": message.pk, "body": "yours"})
+    assert (await b.receive_type("error"))["code"] == "not_allowed"
+    await b.send({"type": "chat.delete", "id": message.pk})
+    assert (await b.receive_type("error"))["code"] == "not_allowed"
+    await db(message.refresh_from_db)()
+    assert message.body == "mine" and not message.is_deleted
+    await b.close()
+
+
+async def test_the_send_limit_is_shared_by_a_users_tabs(connect, make_user, make_room):
+    room, ann = await db(make_room)(), await db(make_user)()
+    tab1, tab2 = await connect(ann, room), await connect(ann, room)
+    for n in range(services.SEND_LIMIT):
+        tab = tab1 if n % 2 else tab2
+        await tab.send({"type": "chat.send", "body": f"m{n}", "client_id": f"m{n}"})
+    await tab1.events(services.SEND_LIMIT)
+    await tab2.events(services.SEND_LIMIT)
+    await tab2.send({"type": "chat.send", "body": "one too many", "client_id": "extra"})
+    error = await tab2.receive_type("error")
+    assert (error["code"], error["client_id"]) == ("rate_limited", "extra")
+    assert await db(Message.objects.count)() == services.SEND_LIMIT
+    await tab1.close()
+    await tab2.close()
+
+
+async def test_an_oversized_frame_closes_the_socket_unprocessed(connect, make_user, make_room):
+    room, ann = await db(make_room)(), await db(make_user)()
+    a = await connect(ann, room)
+    body = "x" * (70 * 1024)
+    await a.send({"type": "chat.send", "body": body, "client_id": "big"})
+    while (output := await a.communicator.receive_output(5))["type"] != "websocket.close":
+        assert json.loads(output["text"])["type"] == "presence"
+    assert output["code"] == 4009
+    assert await db(Message.objects.count)() == 0
+
+
+async def test_flooding_closes_the_socket(connect, make_user, make_room):
+    room, ann = await db(make_room)(), await db(make_user)()
+    a = await connect(ann, room)
+    for _ in range(200):
+        await a.send_text("[]")
+    while (output := await a.communicator.receive_output(5))["type"] != "websocket.close":
+        assert json.loads(output["text"])["type"] in {"presence", "error"}
+    assert output["code"] == 4029
+
+
+async def test_presence_counts_people_not_tabs(connect, make_user, make_room):
+    room = await db(make_room)()
+    ann, bob = await db(make_user)(username="ann"), await db(make_user)(username="bob")
+    a1 = await connect(ann, room)
+    a2 = await connect(ann, room)
+    b = await connect(bob, room)
+
+    async def presence_of(client):
+        while True:
+            frame = await client.receive_type("presence")
+            if not await client.nothing(0.2):
+                continue
+            return frame
+
+    assert (await presence_of(a1))["users"] == ["ann", "bob"]
+    await a2.close()
+    assert (await presence_of(b))["users"] == ["ann", "bob"]
+    await a1.close()
+    assert (await presence_of(b))["users"] == ["bob"]
+    await b.close()
+
+
+async def test_typing_is_broadcast_and_throttled(connect, make_user, make_room):
+    room = await db(make_room)()
+    ann, bob = await db(make_user)(username="ann"), await db(make_user)(username="bob")
+    a, b = await connect(ann, room), await connect(bob, room)
+    await a.send({"type": "chat.typing"})
+    await a.send({"type": "chat.typing"})
+    assert (await b.receive_type("chat.typing"))["user"] == "ann"
+    await a.ping()
+    while not await b.nothing():
+        assert (await b.receive())["type"] == "presence"
+    await a.close()
+    await b.close()
+
+
+async def test_a_gap_is_filled_by_stream_sync(connect, make_user, make_room):
+    room, ann = await db(make_room)(), await db(make_user)()
+    a = await connect(ann, room)
+    for n in range(3):
+        await db(services.message_create)(room=room, author=ann, body=f"m{n}", client_id=f"m{n}")
+    await a.events(3)
+    await a.send({"type": "stream.sync", "after": 1})
+    frames = await a.events(2)
+    assert [frame["seq"] for frame in frames] == [2, 3]
+    assert (await a.receive_type("stream.ready"))["seq"] == 3
+    await a.close()
+
+
+async def test_a_rolled_back_write_broadcasts_nothing(connect, make_user, make_room):
+    from django.db import transaction
+
+    room, ann = await db(make_room)(), await db(make_user)()
+    a = await connect(ann, room)
+
+    def send_then_fail():
+        with transaction.atomic():
+            services.message_create(room=room, author=ann, body="never", client_id="x")
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        await db(send_then_fail)()
+    await db(services.message_create)(room=room, author=ann, body="kept", client_id="y")
+    (frame,) = await a.events(1)
+    assert (frame["seq"], frame["message"]["body"]) == (1, "kept")
+    await asyncio.sleep(0)
+    await a.close()

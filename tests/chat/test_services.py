@@ -1,0 +1,111 @@
+import json
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+
+from chat import services
+from chat.models import Message, Room, RoomEvent
+from chat.protocol import SERVER
+from chat.selectors import message_list, room_list
+
+pytestmark = pytest.mark.django_db
+
+
+def test_room_create_makes_a_slug_and_refuses_duplicates(make_user):
+    room = services.room_create(name="  Django Talk! ", created_by=make_user())
+    assert (room.name, room.slug) == ("Django Talk!", "django-talk")
+    with pytest.raises(ValidationError):
+        services.room_create(name="django talk", created_by=None)
+    with pytest.raises(ValidationError):
+        services.room_create(name="!!!", created_by=None)
+
+
+def test_messages_get_gap_free_seqs_and_logged_frames(make_room, make_user):
+    room, ann = make_room(), make_user()
+    for n in range(3):
+        services.message_create(room=room, author=ann, body=f"hi {n}", client_id=f"c{n}")
+    events = list(RoomEvent.objects.filter(room=room))
+    assert [event.seq for event in events] == [1, 2, 3]
+    room.refresh_from_db()
+    assert room.last_seq == 3
+    for event in events:
+        SERVER.check(json.loads(event.frame))
+
+
+def test_a_retried_client_id_creates_nothing(make_room, make_user):
+    room, ann = make_room(), make_user()
+    first, created = services.message_create(room=room, author=ann, body="hi", client_id="x")
+    again, created_again = services.message_create(room=room, author=ann, body="hi", client_id="x")
+    assert (created, created_again) == (True, False)
+    assert again.pk == first.pk
+    assert Message.objects.count() == 1
+    assert Room.objects.get().last_seq == 1
+
+
+def test_markdown_is_rendered_and_sanitised(make_room, make_user):
+    room, ann = make_room(), make_user()
+    body = "*hi* `x` https://example.com <img src=x onerror=alert(1)> [a](javascript:alert(1))"
+    message, _ = services.message_create(room=room, author=ann, body=body, client_id="m")
+    assert "<em>hi</em>" in message.html and "<code>x</code>" in message.html
+    assert '<a href="https://example.com"' in message.html
+    # The tag and the link survive only as inert text.
+    assert "<img" not in message.html and "&lt;img src=x onerror=alert(1)&gt;" in message.html
+    assert 'href="javascript' not in message.html
+
+
+def test_only_the_author_edits_and_staff_may_delete(make_room, make_user):
+    room, ann, bob = make_room(), make_user(), make_user()
+    staff = make_user(is_staff=True)
+    message, _ = services.message_create(room=room, author=ann, body="hi", client_id="m")
+    with pytest.raises(PermissionDenied):
+        services.message_edit(room=room, message_id=message.pk, by=bob, body="mine now")
+    with pytest.raises(PermissionDenied):
+        services.message_delete(room=room, message_id=message.pk, by=bob)
+    services.message_edit(room=room, message_id=message.pk, by=ann, body="hello")
+    services.message_delete(room=room, message_id=message.pk, by=staff)
+    message.refresh_from_db()
+    assert message.is_deleted and message.body == ""
+    with pytest.raises(Message.DoesNotExist):
+        services.message_edit(room=room, message_id=message.pk, by=ann, body="back")
+
+
+def test_delete_redacts_what_earlier_events_said(make_room, make_user):
+    room, ann = make_room(), make_user()
+    message, _ = services.message_create(room=room, author=ann, body="secret", client_id="m")
+    services.message_edit(room=room, message_id=message.pk, by=ann, body="secret 2")
+    services.message_delete(room=room, message_id=message.pk, by=ann)
+    frames = [json.loads(event.frame) for event in RoomEvent.objects.filter(room=room)]
+    assert [frame["type"] for frame in frames] == [
+        "chat.message",
+        "chat.message_updated",
+        "chat.message_deleted",
+    ]
+    assert all("secret" not in json.dumps(frame) for frame in frames)
+    assert all(frame["message"]["deleted"] for frame in frames)
+
+
+def test_a_rolled_back_write_leaves_no_seq_behind(make_room, make_user):
+    room, ann = make_room(), make_user()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.message_create(room=room, author=ann, body="never", client_id="a")
+        raise RuntimeError
+    services.message_create(room=room, author=ann, body="kept", client_id="b")
+    assert list(RoomEvent.objects.values_list("seq", flat=True)) == [1]
+
+
+def test_history_pages_back_without_overlap(make_room, make_user):
+    room, ann = make_room(), make_user()
+    for n in range(120):
+        services.message_create(room=room, author=ann, body=f"m{n}", client_id=f"c{n}")
+    latest = message_list(room=room)
+    older = message_list(room=room, before_id=latest[0].pk)
+    oldest = message_list(room=room, before_id=older[0].pk)
+    bodies = [m.body for m in oldest + older + latest]
+    assert bodies == [f"m{n}" for n in range(120)]
+
+
+def test_rooms_are_listed_by_latest_activity(make_room, make_user):
+    quiet, busy = make_room("Quiet"), make_room("Busy")
+    services.message_create(room=busy, author=make_user(), body="hi", client_id="m")
+    assert [room.name for room in room_list()] == ["Busy", "Quiet"]
