@@ -1,0 +1,70 @@
+"""Two daphne processes on one Redis: one conversation, one presence list.
+
+Each process runs with a short presence heartbeat so that the bound on how
+long a dead process's users linger (PRESENCE_TTL + PRESENCE_HEARTBEAT) is
+seconds, not the production minute.
+"""
+
+import asyncio
+import json
+import os
+import signal
+
+import pytest
+from websockets.asyncio.client import connect
+
+from chat.services import room_create
+
+HEARTBEAT, TTL = 1, 3
+PRESENCE_BOUND = TTL + HEARTBEAT
+ANSWER_TIMEOUT = 10
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
+
+
+@pytest.fixture
+def people(make_user, login_cookie):
+    ann, bob = make_user(username="ann"), make_user(username="bob")
+    room = room_create(name="Across processes", created_by=ann)
+    return room, login_cookie(ann), login_cookie(bob)
+
+
+async def next_frame(socket, frame_type: str, timeout: float = ANSWER_TIMEOUT, **match) -> dict:
+    """The next frame of `frame_type` whose fields equal `match`, skipping others."""
+    async with asyncio.timeout(timeout):
+        while True:
+            frame = json.loads(await socket.recv())
+            if frame["type"] == frame_type and all(frame.get(k) == v for k, v in match.items()):
+                return frame
+
+
+@pytest.mark.timeout(90)
+async def test_two_processes_share_the_room_and_presence(daphne_factory, fresh_redis, people):
+    room, ann_cookie, bob_cookie = people
+    env = {
+        "REDIS_URL": fresh_redis.url,
+        "PRESENCE_HEARTBEAT": str(HEARTBEAT),
+        "PRESENCE_TTL": str(TTL),
+    }
+    first, second = daphne_factory(**env), daphne_factory(**env)
+    path = f"/ws/chat/{room.slug}/"
+
+    async with (
+        connect(first.ws_url + path, origin=first.origin, additional_headers={"Cookie": ann_cookie}) as ann,
+        connect(second.ws_url + path, origin=second.origin, additional_headers={"Cookie": bob_cookie}) as bob,
+    ):  # fmt: skip
+        await next_frame(ann, "stream.ready")
+        await next_frame(bob, "stream.ready")
+        await next_frame(ann, "presence", users=["ann", "bob"])
+        await next_frame(bob, "presence", users=["ann", "bob"])
+
+        await ann.send(json.dumps({"type": "chat.send", "body": "from one", "client_id": "a1"}))
+        assert (await next_frame(bob, "chat.message"))["message"]["body"] == "from one"
+        await bob.send(json.dumps({"type": "chat.send", "body": "from two", "client_id": "b1"}))
+        heard = await next_frame(ann, "chat.message", seq=2)
+        assert heard["message"]["body"] == "from two"
+
+        # The second process dies without running any disconnect handler.
+        os.kill(second.pid, signal.SIGKILL)
+        second.process.wait()
+        await next_frame(ann, "presence", timeout=PRESENCE_BOUND + 2, users=["ann"])
