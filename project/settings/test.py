@@ -17,3 +17,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
         "NAME": os.environ.get("TEST_SQLITE_PATH")
         or str(Path(tempfile.gettempdir()) / f"test-db-{os.getpid()}.sqlite3"),
     }
+
+# Daphne processes started by the suite serve static files from the source
+# folders: a test run has no collectstatic, so no STATIC_ROOT to serve from.
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = None
