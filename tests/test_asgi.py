@@ -1,0 +1,49 @@
+"""The WebSocket stack in project.asgi: origin check and authentication before any consumer."""
+
+import pytest
+from channels.testing import WebsocketCommunicator
+
+from chat.services import room_create
+from project.asgi import application
+from tests.harness import websocket_headers
+
+pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def room(user):
+    return room_create(name="Origins", created_by=user)
+
+
+@pytest.fixture
+def cookie(user, login_cookie):
+    return login_cookie(user)
+
+
+async def handshake(path: str, headers: list[tuple[bytes, bytes]]) -> bool:
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, _ = await communicator.connect()
+    await communicator.disconnect()
+    return connected
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://127.0.0.1", "http://localhost:8000", "https://testserver"]
+)
+async def test_a_signed_in_handshake_from_an_allowed_origin_is_accepted(room, cookie, origin):
+    headers = websocket_headers(origin=origin, cookie=cookie)
+
+    assert await handshake(f"/ws/chat/{room.slug}/", headers)
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "http://127.0.0.1.evil.example", "null"])
+async def test_the_same_handshake_from_a_foreign_origin_is_refused(room, cookie, origin):
+    headers = websocket_headers(origin=origin, cookie=cookie)
+
+    assert not await handshake(f"/ws/chat/{room.slug}/", headers)
+
+
+async def test_a_handshake_without_an_origin_header_is_refused(room, cookie):
+    headers = [(b"cookie", cookie.encode())]
+
+    assert not await handshake(f"/ws/chat/{room.slug}/", headers)
