@@ -1,0 +1,55 @@
+"""manage.py load_demo_data: the demo accounts, and nothing more the second time."""
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.core.management import call_command
+
+pytestmark = pytest.mark.django_db
+
+
+def load() -> str:
+    out = StringIO()
+    call_command("load_demo_data", stdout=out)
+    return out.getvalue()
+
+
+def snapshot() -> list[tuple]:
+    return list(
+        get_user_model()
+        .objects.order_by("username")
+        .values_list("username", "password", "is_staff", "is_superuser")
+    )
+
+
+def test_it_creates_the_demo_accounts_with_the_documented_passwords():
+    load()
+
+    for username in ["alice", "bob", "carol"]:
+        user = authenticate(username=username, password="demo-pass-123")
+        assert user is not None
+        assert not user.is_staff
+    admin = authenticate(username="admin", password="demo-admin-123")
+    assert admin is not None
+    assert admin.is_staff
+    assert admin.is_superuser
+
+
+def test_running_it_again_changes_nothing():
+    load()
+    first = snapshot()
+
+    load()
+
+    assert snapshot() == first
+    assert len(first) == 4
+
+
+def test_it_keeps_an_account_that_exists_already(make_user):
+    make_user(username="alice")
+
+    load()
+
+    assert authenticate(username="alice", password="demo-pass-123") is None
+    assert get_user_model().objects.filter(username="alice").count() == 1
