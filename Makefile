@@ -46,11 +46,12 @@ test: lint check-system ## The whole suite: lint, unit, consumer (both stacks), 
 test-unit: $(STAMP) ## Unit, consumer and integration tests on the embedded default
 	$(BIN)/pytest -m "not browser"
 
+# pytest exits with 5 when a marker selects no test: an empty run is not a failure.
 test-stack: $(STAMP) ## The consumer tests again, on PostgreSQL + Redis
-	TEST_STACK=postgres-redis $(BIN)/pytest -m "stack"
+	TEST_STACK=postgres-redis $(BIN)/pytest -m "stack" || [ $$? -eq 5 ]
 
 test-browser: $(STAMP) ## Browser tests in Chromium, in their own pytest process
-	$(BIN)/pytest -m browser tests/browser
+	$(BIN)/pytest -m browser tests/browser || [ $$? -eq 5 ]
 
 lock: ## Re-lock the dependencies after editing pyproject.toml
 	$(BIN)/pip install --quiet uv
