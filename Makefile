@@ -23,7 +23,7 @@ venv: $(STAMP) ## Create .venv with the locked dependencies
 run: $(STAMP) ## Serve the app with demo data on http://127.0.0.1:$(PORT)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo_data
-	$(BIN)/daphne -b 127.0.0.1 -p $(PORT) project.asgi:application
+	$(BIN)/daphne --websocket-max-message-size 65536 -b 127.0.0.1 -p $(PORT) project.asgi:application
 
 demo: $(STAMP) ## Load the demo data (idempotent)
 	$(BIN)/python manage.py load_demo_data
