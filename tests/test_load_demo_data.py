@@ -53,3 +53,16 @@ def test_it_keeps_an_account_that_exists_already(make_user):
 
     assert authenticate(username="alice", password="demo-pass-123") is None
     assert get_user_model().objects.filter(username="alice").count() == 1
+
+
+def test_it_adds_rooms_with_a_conversation_once():
+    from chat.models import Message, Room, RoomEvent
+
+    load()
+    load()
+    assert Room.objects.count() == 3
+    lobby = Room.objects.get(slug="lobby")
+    assert lobby.last_seq == Message.objects.filter(room=lobby).count() >= 3
+    assert list(RoomEvent.objects.filter(room=lobby).values_list("seq", flat=True)) == list(
+        range(1, lobby.last_seq + 1)
+    )

@@ -3,11 +3,42 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils.text import slugify
+
+from chat import services as chat_services
+from chat.selectors import room_get
 
 DEMO_PASSWORD = "demo-pass-123"
 DEMO_USERS = ["alice", "bob", "carol"]
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "demo-admin-123"
+
+# (name, description, [(author, body), ...])
+DEMO_ROOMS = [
+    (
+        "Lobby",
+        "Say hello.",
+        [
+            ("alice", "Welcome to the lobby! Messages here are live in every open tab."),
+            ("bob", "Hi *everyone*. Try opening this room in two windows."),
+            ("carol", "Edits and deletes show up live too, and `code` renders as code."),
+            ("alice", "The docs are at https://docs.djangoproject.com/ if you get stuck."),
+        ],
+    ),
+    (
+        "Django Channels",
+        "Consumers, groups and channel layers.",
+        [
+            ("bob", "Why does the server join the group *before* replaying history?"),
+            ("carol", "So an event committed during the replay is either replayed or queued."),
+            (
+                "alice",
+                "And the client drops any seq it has already applied, so nothing shows twice.",
+            ),
+        ],
+    ),
+    ("Random", "Anything goes.", [("carol", "Is anyone else here on a phone?")]),
+]
 
 
 def demo_user_ensure(*, username: str, password: str, superuser: bool = False):
@@ -33,7 +64,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         self.verbosity = options["verbosity"]
         with transaction.atomic():
-            self.load_users()
+            users = self.load_users()
+        self.load_rooms(users)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo accounts: {', '.join(DEMO_USERS)} (password {DEMO_PASSWORD}); "
@@ -52,6 +84,21 @@ class Command(BaseCommand):
         )
         self.report(ADMIN_USERNAME, created)
         return users
+
+    def load_rooms(self, users: dict) -> None:
+        """Demo rooms and their conversations, through the chat services."""
+        for name, description, lines in DEMO_ROOMS:
+            if room_get(slug=slugify(name)) is not None:
+                continue
+            room = chat_services.room_create(
+                name=name, description=description, created_by=users["alice"]
+            )
+            for number, (author, body) in enumerate(lines):
+                chat_services.message_create(
+                    room=room, author=users[author], body=body, client_id=f"demo-{number}"
+                )
+            if self.verbosity >= 2:
+                self.stdout.write(f"created room {name}")
 
     def report(self, username: str, created: bool) -> None:
         if self.verbosity >= 2:
