@@ -1,0 +1,75 @@
+import json
+
+import pytest
+
+from chat import services
+from chat.models import Room
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_room_list_and_home_page_show_rooms(client, make_room):
+    make_room("Lobby")
+    for url in ("/", "/chat/"):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert b"Lobby" in response.content
+
+
+def test_a_signed_in_user_creates_a_room(client, user):
+    client.force_login(user)
+    response = client.post("/chat/", {"name": "Night Owls", "description": "late"})
+    assert response.status_code == 302 and response["Location"] == "/chat/night-owls/"
+    assert Room.objects.get(slug="night-owls").created_by == user
+
+
+def test_an_invalid_or_duplicate_name_is_explained(client, user, make_room):
+    make_room("Lobby")
+    client.force_login(user)
+    for name in ("lobby", "???"):
+        response = client.post("/chat/", {"name": name})
+        assert response.status_code == 200
+        assert response.context["form"].errors
+    assert Room.objects.count() == 1
+
+
+def test_anonymous_users_cannot_create_rooms_or_enter_them(client, make_room):
+    room = make_room("Lobby")
+    assert client.post("/chat/", {"name": "Sneaky"})["Location"].startswith("/accounts/login/")
+    assert client.get(f"/chat/{room.slug}/")["Location"].startswith("/accounts/login/")
+    assert Room.objects.count() == 1
+
+
+def test_csrf_is_enforced_on_room_creation(user):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(user)
+    assert strict.post("/chat/", {"name": "No token"}).status_code == 403
+
+
+def test_the_room_page_carries_the_head_and_the_latest_messages(client, user, make_room):
+    room = make_room("Lobby")
+    for n in range(55):
+        services.message_create(room=room, author=user, body=f"m{n}", client_id=f"c{n}")
+    client.force_login(user)
+    response = client.get(f"/chat/{room.slug}/")
+    assert response.status_code == 200
+    assert b'data-seq="55"' in response.content
+    initial = response.context["initial"]
+    assert [m["body"] for m in initial["messages"]] == [f"m{n}" for n in range(5, 55)]
+    assert initial["more"] is True
+
+
+def test_history_pages_back_by_message_id(client, user, make_room):
+    room = make_room("Lobby")
+    messages = [
+        services.message_create(room=room, author=user, body=f"m{n}", client_id=f"c{n}")[0]
+        for n in range(60)
+    ]
+    client.force_login(user)
+    page = json.loads(client.get(f"/chat/{room.slug}/history?before={messages[10].pk}").content)
+    assert [m["body"] for m in page["messages"]] == [f"m{n}" for n in range(10)]
+    assert page["more"] is False
+    assert client.get(f"/chat/{room.slug}/history?before=x").status_code == 400
+    assert client.get("/chat/nowhere/history?before=1").status_code == 404
