@@ -45,30 +45,30 @@ class ChatClient:
     async def send_text(self, text: str) -> None:
         await self.communicator.send_to(text_data=text)
 
-    async def receive(self, timeout: float = 5) -> dict:
-        frame = json.loads(await self.communicator.receive_from(timeout))
+    async def receive(self, within: float = 5) -> dict:
+        frame = json.loads(await self.communicator.receive_from(within))
         SERVER.check(frame)
         return frame
 
-    async def receive_type(self, *types: str, timeout: float = 5) -> dict:
+    async def receive_type(self, *types: str, within: float = 5) -> dict:
         """The next frame of one of `types`, skipping presence and typing frames."""
         while True:
-            frame = await self.receive(timeout)
+            frame = await self.receive(within)
             if frame["type"] in types:
                 return frame
             assert frame["type"] in {"presence", "chat.typing"}, frame
 
-    async def events(self, count: int, timeout: float = 10) -> list[dict]:
+    async def events(self, count: int, within: float = 10) -> list[dict]:
         """The next `count` stream events (frames with a seq), skipping everything else."""
         found = []
         while len(found) < count:
-            frame = await self.receive(timeout)
+            frame = await self.receive(within)
             if frame["type"].startswith("chat.message"):
                 found.append(frame)
         return found
 
-    async def nothing(self, timeout: float = 0.3) -> bool:
-        return await self.communicator.receive_nothing(timeout)
+    async def nothing(self, within: float = 0.3) -> bool:
+        return await self.communicator.receive_nothing(within)
 
     async def ping(self) -> dict:
         await self.send({"type": "ping"})

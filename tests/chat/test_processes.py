@@ -29,9 +29,9 @@ def people(make_user, login_cookie):
     return room, login_cookie(ann), login_cookie(bob)
 
 
-async def next_frame(socket, frame_type: str, timeout: float = ANSWER_TIMEOUT, **match) -> dict:
+async def next_frame(socket, frame_type: str, within: float = ANSWER_TIMEOUT, **match) -> dict:
     """The next frame of `frame_type` whose fields equal `match`, skipping others."""
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(within):
         while True:
             frame = json.loads(await socket.recv())
             if frame["type"] == frame_type and all(frame.get(k) == v for k, v in match.items()):
@@ -49,10 +49,12 @@ async def test_two_processes_share_the_room_and_presence(daphne_factory, fresh_r
     first, second = daphne_factory(**env), daphne_factory(**env)
     path = f"/ws/chat/{room.slug}/"
 
-    async with (
-        connect(first.ws_url + path, origin=first.origin, additional_headers={"Cookie": ann_cookie}) as ann,
-        connect(second.ws_url + path, origin=second.origin, additional_headers={"Cookie": bob_cookie}) as bob,
-    ):  # fmt: skip
+    def socket(server, cookie):
+        return connect(
+            server.ws_url + path, origin=server.origin, additional_headers={"Cookie": cookie}
+        )
+
+    async with socket(first, ann_cookie) as ann, socket(second, bob_cookie) as bob:
         await next_frame(ann, "stream.ready")
         await next_frame(bob, "stream.ready")
         await next_frame(ann, "presence", users=["ann", "bob"])
@@ -67,4 +69,4 @@ async def test_two_processes_share_the_room_and_presence(daphne_factory, fresh_r
         # The second process dies without running any disconnect handler.
         os.kill(second.pid, signal.SIGKILL)
         second.process.wait()
-        await next_frame(ann, "presence", timeout=PRESENCE_BOUND + 2, users=["ann"])
+        await next_frame(ann, "presence", within=PRESENCE_BOUND + 2, users=["ann"])
