@@ -15,9 +15,9 @@ from websockets.asyncio.client import connect
 
 from chat.services import room_create
 
-HEARTBEAT, TTL = 1, 3
+HEARTBEAT, TTL = 1, 4
 PRESENCE_BOUND = TTL + HEARTBEAT
-ANSWER_TIMEOUT = 10
+ANSWER_TIMEOUT = 20
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
 
