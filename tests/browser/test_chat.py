@@ -1,0 +1,278 @@
+"""Chat rooms in Chromium against a live daphne: two people, a real disconnect, hostile text.
+
+Tests wait on page state (`#room[data-state]`, rows in the log), never on a sleep.
+"""
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.db import connections
+from playwright.sync_api import BrowserContext, Page, expect
+
+from chat.models import Message
+from chat.services import message_create, room_create
+from project.models import Presence
+from tests.harness import DaphneServer, attach_log
+from tests.proxy import TcpProxy
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROWS = "#messages li.message[data-id]"
+PENDING = "#messages li.message.pending"
+
+# [id, author, body text] of every message row, top to bottom.
+READ_ROWS = """rows => rows.map(row => [
+  Number(row.dataset.id),
+  row.querySelector('.message-author').textContent,
+  row.querySelector('.message-body').textContent,
+])"""
+
+
+# Fixtures ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def proxy_to(request: pytest.FixtureRequest) -> Iterator[Callable[[int], TcpProxy]]:
+    """`proxy_to(port)` -> a started TcpProxy in front of 127.0.0.1:port, stopped after the test."""
+    proxies: list[TcpProxy] = []
+
+    def start(port: int) -> TcpProxy:
+        proxy = TcpProxy(port).start()
+        proxies.append(proxy)
+        attach_log(request.node, f"proxy :{proxy.port} -> :{port}", proxy.log)
+        return proxy
+
+    yield start
+    for proxy in proxies:
+        proxy.stop()
+
+
+@pytest.fixture
+def enter_room(
+    new_context, daphne_server: DaphneServer, password: str
+) -> Iterator[Callable[..., Page]]:
+    """`enter_room(base_url, user, slug)` -> a page of a new context, signed in and live.
+
+    After the test every context is closed, and its sockets have left, while
+    daphne still runs. Sockets still open at SIGTERM hang daphne until it is
+    killed: each disconnect's presence broadcast (async_to_sync in a worker
+    thread) waits for an event loop that has already stopped.
+    """
+
+    def enter(base_url: str, user, slug: str) -> Page:
+        page = new_context().new_page()
+        page.goto(f"{base_url}/accounts/login/?next=/chat/{slug}/")
+        page.get_by_label("Username").fill(user.username)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        return wait_live(page)
+
+    yield enter
+    for context in new_context.contexts:
+        context.close()
+    deadline = time.monotonic() + 10
+    while Presence.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def ann(make_user):
+    return make_user(username="ann")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user(username="bob")
+
+
+# Helpers -------------------------------------------------------------------------
+
+
+def off_loop(service: Callable, /, **kwargs):
+    """Call a service from a worker thread.
+
+    Its after-commit broadcast goes through async_to_sync, which refuses to run
+    in this thread beside Playwright's event loop.
+    """
+
+    def call():
+        try:
+            return service(**kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()
+
+
+def open_room(context: BrowserContext, base_url: str, slug: str) -> Page:
+    """Another tab of an already signed-in context, live."""
+    page = context.new_page()
+    page.goto(f"{base_url}/chat/{slug}/")
+    return wait_live(page)
+
+
+def wait_live(page: Page) -> Page:
+    expect(page.locator("#room")).to_have_attribute("data-state", "live")
+    return page
+
+
+def say(page: Page, text: str) -> None:
+    """Type a message and press Enter, as a person would."""
+    box = page.get_by_label("Message", exact=True)
+    box.fill(text)
+    box.press("Enter")
+    expect(box).to_have_value("")
+
+
+def rows(page: Page) -> list[tuple[int, str, str]]:
+    return [tuple(row) for row in page.locator(ROWS).evaluate_all(READ_ROWS)]
+
+
+def conversation(page: Page) -> list[tuple[str, str]]:
+    """(author, body text) of each message, top to bottom."""
+    return [(author, body) for _id, author, body in rows(page)]
+
+
+def row_with(page: Page, text: str):
+    return page.locator("#messages li.message").filter(
+        has=page.locator(".message-body", has_text=text)
+    )
+
+
+# Tests ---------------------------------------------------------------------------
+
+
+def test_two_people_chat_live(enter_room, daphne_server, ann, bob):
+    room = room_create(name="Two people", created_by=ann)
+    page_a = enter_room(daphne_server.url, ann, room.slug)
+    page_b = enter_room(daphne_server.url, bob, room.slug)
+
+    log_a = page_a.get_by_role("log", name="Conversation")
+    log_b = page_b.get_by_role("log", name="Conversation")
+    expect(page_a.locator("#presence li")).to_have_text(["ann (you)", "bob"])
+    expect(page_b.locator("#presence li")).to_have_text(["ann", "bob (you)"])
+
+    say(page_a, "Hello from ann")
+    expect(log_b.locator(".message-body")).to_have_text(["Hello from ann"])
+    say(page_b, "Hi ann, bob here")
+    expected = [("ann", "Hello from ann"), ("bob", "Hi ann, bob here")]
+    for log in (log_a, log_b):
+        expect(log.locator("li.message[data-id] .message-author")).to_have_text(["ann", "bob"])
+        expect(log.locator("li.message[data-id] .message-body")).to_have_text(
+            [body for _author, body in expected]
+        )
+    # Neither waits for the other's echo: the server picks the order and both see that one.
+    say(page_a, "ann again")
+    say(page_b, "bob again")
+    for page in (page_a, page_b):
+        expect(page.locator(ROWS)).to_have_count(4)
+        expect(page.locator(PENDING)).to_have_count(0)
+    stored = [
+        (message.author.username, message.body)
+        for message in Message.objects.filter(room=room).order_by("seq")
+    ]
+    assert conversation(page_a) == stored
+    assert conversation(page_b) == stored
+    assert stored[:2] == expected
+    assert sorted(stored[2:]) == [("ann", "ann again"), ("bob", "bob again")]
+
+
+def test_a_reconnect_shows_what_a_fresh_load_shows(enter_room, daphne_server, proxy_to, ann, bob):
+    room = room_create(name="Flaky network", created_by=ann)
+    off_loop(message_create, room=room, author=bob, body="Before anyone came", client_id="seed-1")
+    proxy = proxy_to(daphne_server.port)
+
+    # ann reaches the app only through the proxy; bob talks to daphne directly.
+    page_a = enter_room(proxy.url, ann, room.slug)
+    page_b = enter_room(daphne_server.url, bob, room.slug)
+    page_b.on("dialog", lambda dialog: dialog.accept())
+    expect(page_a.locator("#presence li")).to_have_text(["ann (you)", "bob"])
+    expect(page_b.locator("#presence li")).to_have_text(["ann", "bob (you)"])
+
+    assert proxy.cut() >= 1, "ann's socket did not go through the proxy"
+    expect(page_a.locator("#room")).to_have_attribute("data-state", "reconnecting")
+    # daphne saw ann's socket close, not just the browser.
+    expect(page_b.locator("#presence li")).to_have_text(["bob (you)"])
+
+    offline_text = "Written while the network was down"
+    say(page_a, offline_text)
+    expect(page_a.locator(PENDING)).to_have_count(1)
+    expect(page_a.locator(PENDING).locator(".message-body")).to_have_text(offline_text)
+
+    for n in range(1, 6):
+        say(page_b, f"bob's message {n}")
+        expect(page_b.locator(ROWS)).to_have_count(1 + n)
+    doomed = row_with(page_b, "bob's message 3")
+    doomed_id = int(doomed.get_attribute("data-id"))
+    doomed.get_by_role("button", name="Delete").click()
+    deleted_b = page_b.locator(f'li.message[data-id="{doomed_id}"] .message-body')
+    expect(deleted_b).to_have_text("Message deleted")
+    # Still cut off: ann's page has none of it yet.
+    expect(page_a.locator("#room")).to_have_attribute("data-state", "reconnecting")
+    assert len(rows(page_a)) == 1
+
+    proxy.resume()
+    wait_live(page_a)
+    expect(page_a.locator(PENDING)).to_have_count(0)
+    expect(page_a.locator(ROWS)).to_have_count(7)  # seed + 5 from bob + ann's queued one
+    expect(page_b.locator(ROWS)).to_have_count(7)
+    expect(page_b.locator("#presence li")).to_have_text(["ann", "bob (you)"])
+
+    fresh = open_room(page_a.context, daphne_server.url, room.slug)
+    expect(fresh.locator(ROWS)).to_have_count(7)
+    seen_a, seen_b, seen_fresh = rows(page_a), rows(page_b), rows(fresh)
+    assert seen_a == seen_fresh
+    assert seen_b == seen_fresh
+    assert [(author, body) for _id, author, body in seen_fresh] == [
+        ("bob", "Before anyone came"),
+        ("bob", "bob's message 1"),
+        ("bob", "bob's message 2"),
+        ("bob", "Message deleted"),
+        ("bob", "bob's message 4"),
+        ("bob", "bob's message 5"),
+        ("ann", offline_text),
+    ]
+    for page in (page_a, page_b, fresh):
+        ids = [message_id for message_id, _author, _body in rows(page)]
+        assert len(ids) == len(set(ids)), f"a message shown twice: {ids}"
+        expect(page.locator(f'li.message[data-id="{doomed_id}"] .message-body')).to_have_text(
+            "Message deleted"
+        )
+        expect(row_with(page, offline_text)).to_have_count(1)
+        expect(page.get_by_text("bob's message 3")).to_have_count(0)
+    assert Message.objects.filter(room=room, body=offline_text).count() == 1
+    assert Message.objects.get(pk=doomed_id).is_deleted
+
+
+def test_message_text_is_never_markup(enter_room, daphne_server, ann, bob):
+    room = room_create(name="Hostile text", created_by=ann)
+    page_a = enter_room(daphne_server.url, ann, room.slug)
+    page_b = enter_room(daphne_server.url, bob, room.slug)
+    dialogs: list[str] = []
+    for context in (page_a.context, page_b.context):  # every page, the reloaded one too
+        context.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    hostile = [
+        "<img src=x onerror=alert(1)>",
+        "<script>alert(1)</script>",
+        "[click](javascript:alert(1))",
+        "[shout](JAVASCRIPT:alert(1)) <svg onload=alert(1)>",
+    ]
+    for text in hostile:
+        say(page_a, text)
+    # Once more from the server-rendered history, not only from live frames.
+    reloaded = open_room(page_b.context, daphne_server.url, room.slug)
+
+    for page in (page_a, page_b, reloaded):
+        messages = page.locator("#messages")
+        expect(page.locator(ROWS)).to_have_count(len(hostile))
+        expect(page.locator(f"{ROWS} .message-body")).to_have_text(hostile)
+        expect(messages.locator("img, script, svg, iframe")).to_have_count(0)
+        expect(messages.locator('a[href^="javascript" i]')).to_have_count(0)
+        expect(messages.locator("[onerror], [onload]")).to_have_count(0)
+        # markdown-it refuses these links outright: no link at all, not a defanged one.
+        expect(messages.locator("a")).to_have_count(0)
+    assert dialogs == []
