@@ -82,7 +82,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.replay(after)
-        await database_sync_to_async(presence_join)(
+        await presence_join(
             stream=self.group, channel_name=self.channel_name, user=self.scope["user"]
         )
         self.heartbeat = asyncio.create_task(self.beat())
@@ -93,9 +93,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             self.heartbeat.cancel()
         if self.group is not None:
             await self.channel_layer.group_discard(self.group, self.channel_name)
-            await database_sync_to_async(presence_leave)(
-                stream=self.group, channel_name=self.channel_name
-            )
+            await presence_leave(stream=self.group, channel_name=self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Called with each inbound frame: check it, then hand it to its command."""
@@ -192,7 +190,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             try:
                 # Re-adding renews the membership before the layer's group_expiry.
                 await self.channel_layer.group_add(self.group, self.channel_name)
-                await database_sync_to_async(presence_heartbeat)(
+                await presence_heartbeat(
                     stream=self.group, channel_name=self.channel_name, user=self.scope["user"]
                 )
             except Exception:

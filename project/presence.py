@@ -8,12 +8,14 @@ users disappear within PRESENCE_TTL + PRESENCE_HEARTBEAT seconds.
 
 from datetime import timedelta
 
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from project.models import Presence
-from project.streams import broadcast_on_commit, encode
+from project.streams import encode
 
 
 def _fresh_after():
@@ -28,29 +30,46 @@ def presence_snapshot(*, stream: str) -> dict:
     return {"type": "presence", "users": users, "count": len(users) + anonymous}
 
 
-def _announce(stream: str) -> None:
-    broadcast_on_commit(stream, frame=encode(presence_snapshot(stream=stream)))
+# These services are called from consumers, so they are async: the rows are
+# written in a worker thread, and the snapshot is broadcast from the event loop
+# once that commit is done. Broadcasting from the worker thread instead would
+# block it on the event loop, which during a server shutdown has stopped.
 
 
-def presence_join(*, stream: str, channel_name: str, user) -> None:
-    with transaction.atomic():
-        Presence.objects.update_or_create(
-            stream=stream,
-            channel_name=channel_name,
-            defaults={"user": user if user.is_authenticated else None, "last_seen": timezone.now()},
-        )
-        _announce(stream)
+async def _announce(stream: str, snapshot: dict | None) -> None:
+    if snapshot is not None:
+        event = {"type": "stream.event", "seq": None, "frame": encode(snapshot)}
+        await get_channel_layer().group_send(stream, event)
 
 
-def presence_leave(*, stream: str, channel_name: str) -> None:
-    with transaction.atomic():
-        deleted, _ = Presence.objects.filter(stream=stream, channel_name=channel_name).delete()
-        if deleted:
-            _announce(stream)
+async def presence_join(*, stream: str, channel_name: str, user) -> None:
+    await _announce(stream, await database_sync_to_async(_join)(stream, channel_name, user))
 
 
-def presence_heartbeat(*, stream: str, channel_name: str, user) -> None:
+async def presence_leave(*, stream: str, channel_name: str) -> None:
+    await _announce(stream, await database_sync_to_async(_leave)(stream, channel_name))
+
+
+async def presence_heartbeat(*, stream: str, channel_name: str, user) -> None:
     """Keep this socket fresh and sweep the sockets whose heartbeat stopped."""
+    await _announce(stream, await database_sync_to_async(_beat)(stream, channel_name, user))
+
+
+def _join(stream: str, channel_name: str, user) -> dict:
+    Presence.objects.update_or_create(
+        stream=stream,
+        channel_name=channel_name,
+        defaults={"user": user if user.is_authenticated else None, "last_seen": timezone.now()},
+    )
+    return presence_snapshot(stream=stream)
+
+
+def _leave(stream: str, channel_name: str) -> dict | None:
+    deleted, _ = Presence.objects.filter(stream=stream, channel_name=channel_name).delete()
+    return presence_snapshot(stream=stream) if deleted else None
+
+
+def _beat(stream: str, channel_name: str, user) -> dict | None:
     with transaction.atomic():
         now = timezone.now()
         refreshed = Presence.objects.filter(stream=stream, channel_name=channel_name).update(
@@ -64,5 +83,4 @@ def presence_heartbeat(*, stream: str, channel_name: str, user) -> None:
                 last_seen=now,
             )
         swept, _ = Presence.objects.filter(stream=stream, last_seen__lt=_fresh_after()).delete()
-        if swept or not refreshed:
-            _announce(stream)
+    return presence_snapshot(stream=stream) if swept or not refreshed else None

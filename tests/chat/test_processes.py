@@ -70,3 +70,17 @@ async def test_two_processes_share_the_room_and_presence(daphne_factory, fresh_r
         os.kill(second.pid, signal.SIGKILL)
         second.process.wait()
         await next_frame(ann, "presence", within=PRESENCE_BOUND + 2, users=["ann"])
+
+
+@pytest.mark.timeout(60)
+async def test_sigterm_with_sockets_open_stops_daphne_on_its_own(daphne_factory, people):
+    room, ann_cookie, _ = people
+    server = daphne_factory()
+    url = f"{server.ws_url}/ws/chat/{room.slug}/"
+    async with connect(url, origin=server.origin, additional_headers={"Cookie": ann_cookie}) as ann:
+        await next_frame(ann, "presence", users=["ann"])
+        os.kill(server.pid, signal.SIGTERM)
+        # The harness SIGKILLs a daphne still running after its stop timeout; a
+        # graceful stop must end on its own, not hang on its consumers' cleanup.
+        returncode = await asyncio.to_thread(server.process.wait, 20)
+    assert returncode != -signal.SIGKILL
