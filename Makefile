@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test lint format check-system test-unit test-stack test-browser bench demo lock clean
+.PHONY: help run test lint format check-system test-unit test-stack test-browser demo lock clean venv
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ $(STAMP): requirements-dev.lock
 
 venv: $(STAMP) ## Create .venv with the locked dependencies
 
-run: $(STAMP) ## Serve the app with demo data on http://127.0.0.1:$(PORT)
+run: $(STAMP) ## Serve the app with demo data on http://127.0.0.1:8000 (PORT= to change)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo_data
 	$(BIN)/daphne --websocket-max-message-size 65536 -b 127.0.0.1 -p $(PORT) project.asgi:application
