@@ -3,7 +3,6 @@
 Tests wait on page state (`#room[data-state]`, rows in the log), never on a sleep.
 """
 
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,7 +12,6 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from chat.models import Message
 from chat.services import message_create, room_create
-from project.models import Presence
 from tests.harness import DaphneServer, attach_log
 from tests.proxy import TcpProxy
 
@@ -53,13 +51,7 @@ def proxy_to(request: pytest.FixtureRequest) -> Iterator[Callable[[int], TcpProx
 def enter_room(
     new_context, daphne_server: DaphneServer, password: str
 ) -> Iterator[Callable[..., Page]]:
-    """`enter_room(base_url, user, slug)` -> a page of a new context, signed in and live.
-
-    After the test every context is closed, and its sockets have left, while
-    daphne still runs. Sockets still open at SIGTERM hang daphne until it is
-    killed: each disconnect's presence broadcast (async_to_sync in a worker
-    thread) waits for an event loop that has already stopped.
-    """
+    """`enter_room(base_url, user, slug)` -> a page of a new context, signed in and live."""
 
     def enter(base_url: str, user, slug: str) -> Page:
         page = new_context().new_page()
@@ -72,9 +64,6 @@ def enter_room(
     yield enter
     for context in new_context.contexts:
         context.close()
-    deadline = time.monotonic() + 10
-    while Presence.objects.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
 
 
 @pytest.fixture
