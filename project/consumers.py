@@ -54,16 +54,20 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     Subclasses declare `protocol` and implement `authorise`, `stream_group`,
     `stream_events` and `stream_head`; each inbound frame of type `a.b` is
-    handled by the method `command_a_b`.
+    handled by the method `command_a_b`. Presence is counted on
+    `presence_group()` (the stream's group unless a subclass says otherwise),
+    with the users' names unless `presence_names` is false.
     """
 
     protocol: Protocol
+    presence_names = True
 
     # Socket events -----------------------------------------------------------
 
     async def connect(self) -> None:
         """Called when the socket asks to open."""
         self.group: str | None = None
+        self.presence: str | None = None
         self.heartbeat: asyncio.Task | None = None
         self.replayed_upto = 0
         self.tokens = float(FLOOD_BURST)
@@ -79,11 +83,16 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         # Join before replaying: an event committed during the replay is then
         # either in the replay or queued for us, never in neither.
         self.group = self.stream_group()
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.presence = self.presence_group()
+        for group in self.groups_joined():
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         await self.replay(after)
         await presence_join(
-            stream=self.group, channel_name=self.channel_name, user=self.scope["user"]
+            stream=self.presence,
+            channel_name=self.channel_name,
+            user=self.scope["user"],
+            names=self.presence_names,
         )
         self.heartbeat = asyncio.create_task(self.beat())
 
@@ -92,8 +101,11 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if self.heartbeat is not None:
             self.heartbeat.cancel()
         if self.group is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            await presence_leave(stream=self.group, channel_name=self.channel_name)
+            for group in self.groups_joined():
+                await self.channel_layer.group_discard(group, self.channel_name)
+            await presence_leave(
+                stream=self.presence, channel_name=self.channel_name, names=self.presence_names
+            )
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Called with each inbound frame: check it, then hand it to its command."""
@@ -189,12 +201,19 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await asyncio.sleep(settings.PRESENCE_HEARTBEAT)
             try:
                 # Re-adding renews the membership before the layer's group_expiry.
-                await self.channel_layer.group_add(self.group, self.channel_name)
+                for group in self.groups_joined():
+                    await self.channel_layer.group_add(group, self.channel_name)
                 await presence_heartbeat(
-                    stream=self.group, channel_name=self.channel_name, user=self.scope["user"]
+                    stream=self.presence,
+                    channel_name=self.channel_name,
+                    user=self.scope["user"],
+                    names=self.presence_names,
                 )
             except Exception:
                 logger.exception("presence heartbeat failed on %s", self.group)
+
+    def groups_joined(self) -> list[str]:
+        return [self.group] if self.presence == self.group else [self.group, self.presence]
 
     def within_flood_limit(self) -> bool:
         now = time.monotonic()
@@ -217,6 +236,10 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     def stream_group(self) -> str:
         raise NotImplementedError
+
+    def presence_group(self) -> str:
+        """The group whose sockets are counted together (and told the count)."""
+        return self.stream_group()
 
     def stream_events(self) -> models.QuerySet:
         raise NotImplementedError

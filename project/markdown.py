@@ -5,6 +5,9 @@ allow-list of tags, attributes and URL schemes: a `<script>`, an `onerror`
 attribute or a `javascript:` link comes out as inert text.
 """
 
+import re
+from html import unescape
+
 import nh3
 from markdown_it import MarkdownIt
 
@@ -43,3 +46,15 @@ def render_chat(text: str) -> str:
 def render_article(text: str) -> str:
     """Fuller markdown for liveblog updates: headings, lists, quotes, images by URL."""
     return _clean(_ARTICLE.render(text), _ARTICLE_TAGS)
+
+
+def plain_text(html: str, *, limit: int) -> str:
+    """The text of rendered markup, on one line, cut at a word before `limit` characters.
+
+    Used for summaries (a liveblog's key events, feed titles), always shown as text.
+    """
+    spaced = re.sub(r"<(?:/p|/h[1-6]|/li|/blockquote|/pre|br\s*/?)>", " ", html)
+    text = " ".join(unescape(nh3.clean(spaced, tags=set())).split())
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rsplit(" ", 1)[0].rstrip(",.;:") + "…"

@@ -22,11 +22,16 @@ def _fresh_after():
     return timezone.now() - timedelta(seconds=settings.PRESENCE_TTL)
 
 
-def presence_snapshot(*, stream: str) -> dict:
-    """The presence frame: distinct signed-in users, and the number of people."""
+def presence_snapshot(*, stream: str, names: bool = True) -> dict:
+    """The presence frame: the number of people, and the signed-in users' names if `names`.
+
+    A liveblog shows only a count: its readers do not see who else is reading.
+    """
     rows = Presence.objects.filter(stream=stream, last_seen__gte=_fresh_after())
     users = sorted(set(rows.filter(user__isnull=False).values_list("user__username", flat=True)))
     anonymous = rows.filter(user__isnull=True).count()
+    if not names:
+        return {"type": "presence", "count": len(users) + anonymous}
     return {"type": "presence", "users": users, "count": len(users) + anonymous}
 
 
@@ -42,34 +47,36 @@ async def _announce(stream: str, snapshot: dict | None) -> None:
         await get_channel_layer().group_send(stream, event)
 
 
-async def presence_join(*, stream: str, channel_name: str, user) -> None:
-    await _announce(stream, await database_sync_to_async(_join)(stream, channel_name, user))
+async def presence_join(*, stream: str, channel_name: str, user, names: bool = True) -> None:
+    snapshot = await database_sync_to_async(_join)(stream, channel_name, user, names)
+    await _announce(stream, snapshot)
 
 
-async def presence_leave(*, stream: str, channel_name: str) -> None:
-    await _announce(stream, await database_sync_to_async(_leave)(stream, channel_name))
+async def presence_leave(*, stream: str, channel_name: str, names: bool = True) -> None:
+    await _announce(stream, await database_sync_to_async(_leave)(stream, channel_name, names))
 
 
-async def presence_heartbeat(*, stream: str, channel_name: str, user) -> None:
+async def presence_heartbeat(*, stream: str, channel_name: str, user, names: bool = True) -> None:
     """Keep this socket fresh and sweep the sockets whose heartbeat stopped."""
-    await _announce(stream, await database_sync_to_async(_beat)(stream, channel_name, user))
+    snapshot = await database_sync_to_async(_beat)(stream, channel_name, user, names)
+    await _announce(stream, snapshot)
 
 
-def _join(stream: str, channel_name: str, user) -> dict:
+def _join(stream: str, channel_name: str, user, names: bool) -> dict:
     Presence.objects.update_or_create(
         stream=stream,
         channel_name=channel_name,
         defaults={"user": user if user.is_authenticated else None, "last_seen": timezone.now()},
     )
-    return presence_snapshot(stream=stream)
+    return presence_snapshot(stream=stream, names=names)
 
 
-def _leave(stream: str, channel_name: str) -> dict | None:
+def _leave(stream: str, channel_name: str, names: bool) -> dict | None:
     deleted, _ = Presence.objects.filter(stream=stream, channel_name=channel_name).delete()
-    return presence_snapshot(stream=stream) if deleted else None
+    return presence_snapshot(stream=stream, names=names) if deleted else None
 
 
-def _beat(stream: str, channel_name: str, user) -> dict | None:
+def _beat(stream: str, channel_name: str, user, names: bool) -> dict | None:
     with transaction.atomic():
         now = timezone.now()
         refreshed = Presence.objects.filter(stream=stream, channel_name=channel_name).update(
@@ -83,4 +90,4 @@ def _beat(stream: str, channel_name: str, user) -> dict | None:
                 last_seen=now,
             )
         swept, _ = Presence.objects.filter(stream=stream, last_seen__lt=_fresh_after()).delete()
-    return presence_snapshot(stream=stream) if swept or not refreshed else None
+    return presence_snapshot(stream=stream, names=names) if swept or not refreshed else None

@@ -9,6 +9,7 @@ seq asks for everything after the last one it applied.
 """
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -75,11 +76,22 @@ def stream_log(
 
 def stream_redact(events: models.QuerySet, *, subject_id: int, field: str, value: Any) -> None:
     """Rewrite what earlier events say of a subject, e.g. a deleted message's body."""
+    stream_rewrite(events, subject_id=subject_id, rewrite=lambda frame: {**frame, field: value})
+
+
+def stream_rewrite(
+    events: models.QuerySet, *, subject_id: int, rewrite: Callable[[dict], dict]
+) -> None:
+    """Replace every stored frame about a subject with `rewrite(frame)`, keeping its seq.
+
+    A replay then never brings back what has since been deleted or hidden.
+    """
     for event in events.filter(subject_id=subject_id):
-        frame = json.loads(event.frame)
-        frame[field] = value
+        frame = rewrite(json.loads(event.frame))
+        frame["seq"] = event.seq
+        event.type = frame["type"]
         event.frame = encode(frame)
-        event.save(update_fields=["frame"])
+        event.save(update_fields=["type", "frame"])
 
 
 def broadcast_on_commit(group: str, *, frame: str, seq: int | None = None) -> None:

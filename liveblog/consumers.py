@@ -1,0 +1,52 @@
+"""The liveblog socket: /ws/liveblog/<slug>/?after=<seq>, open to everyone.
+
+Editors follow the editors' stream (drafts included), everyone else the
+readers' stream. The socket only listens: a client may ping and ask for a
+replay, and any other frame is answered `not_allowed` without touching anything.
+"""
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from project.consumers import StreamConsumer
+from project.protocol import ProtocolError
+
+from .models import EDITORS, READERS
+from .protocol import CLIENT
+from .selectors import liveblog_events, liveblog_get, liveblog_head
+from .services import is_editor
+
+
+class LiveblogConsumer(StreamConsumer):
+    protocol = CLIENT
+    presence_names = False
+
+    async def authorise(self) -> bool:
+        slug = self.scope["url_route"]["kwargs"]["slug"]
+        self.liveblog, editor = await database_sync_to_async(self.load)(slug)
+        self.audience = EDITORS if editor else READERS
+        return self.liveblog is not None
+
+    def load(self, slug: str):
+        return liveblog_get(slug=slug), is_editor(self.scope["user"])
+
+    def stream_group(self) -> str:
+        return self.liveblog.group_name(self.audience)
+
+    def presence_group(self) -> str:
+        return self.liveblog.presence_group
+
+    def stream_events(self):
+        return liveblog_events(liveblog=self.liveblog, audience=self.audience)
+
+    def stream_head(self) -> int:
+        return liveblog_head(liveblog=self.liveblog, audience=self.audience)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if isinstance(content, dict) and content.get("type") not in CLIENT.frames:
+            await self.send_error(
+                ProtocolError("not_allowed", "This socket only listens; editors write over HTTP.")
+            )
+            return
+        await super().receive_json(content, **kwargs)

@@ -1,0 +1,73 @@
+"""Liveblog reads. Readers are only ever shown published posts."""
+
+from django.db.models import F, Q, QuerySet
+
+from .models import Liveblog, LiveblogEvent, Post
+
+PAGE = 20
+
+
+def liveblog_list() -> QuerySet[Liveblog]:
+    """Live ones first, then the most recently updated."""
+    return Liveblog.objects.order_by(
+        F("ended_at").desc(nulls_first=True),
+        F("last_published_at").desc(nulls_last=True),
+        "-created_at",
+    )
+
+
+def liveblog_get(*, slug: str) -> Liveblog | None:
+    return Liveblog.objects.filter(slug=slug).first()
+
+
+def liveblog_head(*, liveblog: Liveblog, audience: str) -> int:
+    """The seq of the audience's latest committed event, read fresh."""
+    return Liveblog.objects.values_list(f"{audience}_seq", flat=True).get(pk=liveblog.pk)
+
+
+def liveblog_events(*, liveblog: Liveblog, audience: str) -> QuerySet[LiveblogEvent]:
+    return LiveblogEvent.objects.filter(liveblog=liveblog, audience=audience)
+
+
+def _published(liveblog: Liveblog) -> QuerySet[Post]:
+    return Post.objects.filter(
+        liveblog=liveblog, state=Post.State.PUBLISHED, deleted_at__isnull=True
+    ).select_related("author")
+
+
+def post_timeline(*, liveblog: Liveblog, before_id: int | None = None, limit: int = PAGE):
+    """Up to `limit` published posts, newest first, older than post `before_id` if given."""
+    posts = _published(liveblog).order_by("-published_at", "-id")
+    if before_id is not None:
+        before = Post.objects.filter(pk=before_id, liveblog=liveblog).first()
+        if before is None or before.published_at is None:
+            return []
+        posts = posts.filter(
+            Q(published_at__lt=before.published_at)
+            | Q(published_at=before.published_at, pk__lt=before.pk)
+        )
+    return list(posts[:limit])
+
+
+def post_pinned(*, liveblog: Liveblog) -> Post | None:
+    return _published(liveblog).filter(pinned=True).first()
+
+
+def post_key_events(*, liveblog: Liveblog) -> list[Post]:
+    return list(_published(liveblog).filter(key_event=True).order_by("-published_at", "-id"))
+
+
+def post_drafts(*, liveblog: Liveblog) -> list[Post]:
+    """Drafts and scheduled posts (editors only): scheduled first, by time, then drafts."""
+    return list(
+        Post.objects.filter(liveblog=liveblog, deleted_at__isnull=True)
+        .exclude(state=Post.State.PUBLISHED)
+        .select_related("author")
+        .order_by(F("publish_at").asc(nulls_last=True), "-created_at")
+    )
+
+
+def post_for_editors(*, liveblog: Liveblog, post_id: int) -> Post:
+    return Post.objects.select_related("author").get(
+        pk=post_id, liveblog=liveblog, deleted_at__isnull=True
+    )

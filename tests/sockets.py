@@ -1,0 +1,96 @@
+"""A test socket on the real ASGI application whose every received frame is checked."""
+
+import json
+from collections.abc import Callable
+
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from project.asgi import application
+from project.protocol import Protocol
+
+
+class StreamClient:
+    """One socket on a stream. `events()` are frames with a seq; `ephemeral` frames are skipped."""
+
+    def __init__(
+        self, communicator: WebsocketCommunicator, protocol: Protocol, ephemeral: set[str]
+    ) -> None:
+        self.communicator = communicator
+        self.protocol = protocol
+        self.ephemeral = ephemeral
+        self.ready_seq: int | None = None
+
+    async def send(self, frame) -> None:
+        await self.communicator.send_to(text_data=json.dumps(frame))
+
+    async def send_text(self, text: str) -> None:
+        await self.communicator.send_to(text_data=text)
+
+    async def receive(self, within: float = 5) -> dict:
+        frame = json.loads(await self.communicator.receive_from(within))
+        self.protocol.check(frame)
+        return frame
+
+    async def receive_type(self, *types: str, within: float = 5) -> dict:
+        """The next frame of one of `types`, skipping ephemeral frames."""
+        while True:
+            frame = await self.receive(within)
+            if frame["type"] in types:
+                return frame
+            assert frame["type"] in self.ephemeral, frame
+
+    async def events(self, count: int, within: float = 10) -> list[dict]:
+        """The next `count` stream events, skipping everything else."""
+        found = []
+        while len(found) < count:
+            frame = await self.receive(within)
+            if "seq" in frame and frame["type"] not in {"stream.ready", "pong"}:
+                found.append(frame)
+        return found
+
+    async def nothing(self, within: float = 0.3) -> bool:
+        return await self.communicator.receive_nothing(within)
+
+    async def no_events(self, within: float = 0.3) -> bool:
+        """True if nothing but ephemeral frames arrives within `within` seconds."""
+        while not await self.nothing(within):
+            frame = await self.receive()
+            if frame["type"] not in self.ephemeral:
+                return False
+        return True
+
+    async def ping(self) -> dict:
+        await self.send({"type": "ping"})
+        return await self.receive_type("pong")
+
+    async def close(self) -> None:
+        await self.communicator.disconnect()
+
+
+def socket_opener(login_cookie: Callable, protocol_for: Callable, ephemeral: set[str]) -> Callable:
+    """`await open(user, path, after=None, expect=True, origin=...)` -> a StreamClient past
+    `stream.ready`, or None when the socket is refused. `protocol_for(user)` picks the
+    protocol the frames are checked against."""
+    cookies: dict[int, str] = {}
+
+    async def open_socket(user, path, *, after=None, expect=True, origin="http://testserver"):
+        if user is not None and user.pk not in cookies:
+            cookies[user.pk] = await database_sync_to_async(login_cookie)(user)
+        if after is not None:
+            path += f"?after={after}"
+        headers = [(b"origin", origin.encode())]
+        if user is not None:
+            headers.append((b"cookie", cookies[user.pk].encode()))
+        communicator = WebsocketCommunicator(application, path, headers=headers)
+        connected, _ = await communicator.connect(timeout=5)
+        assert connected is expect
+        if not connected:
+            return None
+        protocol = await database_sync_to_async(protocol_for)(user)
+        client = StreamClient(communicator, protocol, ephemeral)
+        if after is None:
+            client.ready_seq = (await client.receive_type("stream.ready"))["seq"]
+        return client
+
+    return open_socket
