@@ -10,7 +10,10 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
+from project.markdown import plain_text
 from project.streams import StreamEventBase
+
+SUMMARY_LENGTH = 120
 
 READERS = "readers"
 EDITORS = "editors"
@@ -96,6 +99,11 @@ class Post(models.Model):
 
     def __str__(self) -> str:
         return f"{self.liveblog}: {self.body[:40]}"
+
+    @property
+    def summary(self) -> str:
+        """The post's text on one line: the key-events box and the feed show it."""
+        return plain_text(self.html, limit=SUMMARY_LENGTH)
 
     @property
     def is_published(self) -> bool:

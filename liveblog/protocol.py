@@ -7,12 +7,10 @@ frames every stream speaks; anything else is answered `not_allowed`.
 
 from typing import Any
 
-from project.markdown import plain_text
 from project.protocol import ERROR, PING, PONG, READY, SYNC, Field, Frame, Protocol
 
 from .models import EDITORS, Liveblog, Post
 
-SUMMARY_LENGTH = 120
 MAX_BODY = 20_000
 
 CLIENT = Protocol(SYNC, PING)
@@ -76,7 +74,7 @@ def post_data(post: Post, audience: str) -> dict[str, Any]:
         "id": post.pk,
         "author": post.author.get_username() if post.author else "",
         "html": post.html,
-        "summary": plain_text(post.html, limit=SUMMARY_LENGTH),
+        "summary": post.summary,
         "published_at": _iso(post.published_at),
         "edited_at": _iso(post.edited_at),
         "pinned": post.pinned,

@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from chat.selectors import room_list
+from liveblog.selectors import liveblog_list
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +22,9 @@ HEALTH_TIMEOUT = 3.0
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html", {"rooms": room_list()[:10]})
+    return render(
+        request, "home.html", {"rooms": room_list()[:10], "liveblogs": liveblog_list()[:5]}
+    )
 
 
 def signup(request: HttpRequest) -> HttpResponse:

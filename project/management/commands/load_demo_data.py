@@ -1,15 +1,24 @@
 """Demo accounts (and, through the apps' services, demo content); safe to run again."""
 
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from chat import services as chat_services
 from chat.selectors import room_get
+from liveblog import services as liveblog_services
+from liveblog.models import EDITORS_GROUP, Post
+from liveblog.selectors import liveblog_get
 
 DEMO_PASSWORD = "demo-pass-123"
 DEMO_USERS = ["alice", "bob", "carol"]
+# carol writes the demo liveblog (as does the admin, a superuser).
+DEMO_EDITORS = ["carol"]
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "demo-admin-123"
 
@@ -41,6 +50,39 @@ DEMO_ROOMS = [
 ]
 
 
+DEMO_LIVEBLOG = {
+    "title": "Release day: the Channels reference app",
+    "slug": "release-day",
+    "description": "Live coverage of the launch, from the first deploy to the last bug report.",
+}
+# (body, options), oldest first.
+DEMO_POSTS = [
+    (
+        "## Welcome\n\nThis page updates **by itself**. Keep it open in another window and "
+        "publish something from the editor's desk (log in as carol).",
+        {"pinned": True},
+    ),
+    (
+        "The first deploy is **live**: one daphne, PostgreSQL and Redis behind nginx.",
+        {"key_event": True},
+    ),
+    (
+        "> Every change is committed with a sequence number first, then pushed.\n\n"
+        "That is the one rule the whole app follows.",
+        {},
+    ),
+    (
+        "What a reader's browser does after a dropped connection:\n\n"
+        "1. reconnect with backoff and jitter\n"
+        "2. ask for everything after the last seq it applied\n"
+        "3. apply each event once, in order",
+        {},
+    ),
+    ("Scaled out to **two** socket servers; both see every update.", {"key_event": True}),
+    ("Retrospective notes go here once the dust settles.", {"state": Post.State.DRAFT}),
+]
+
+
 def demo_user_ensure(*, username: str, password: str, superuser: bool = False):
     """The demo user `username`, created with `password` unless it exists already."""
     User = get_user_model()
@@ -66,6 +108,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             users = self.load_users()
         self.load_rooms(users)
+        self.load_liveblog(users)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo accounts: {', '.join(DEMO_USERS)} (password {DEMO_PASSWORD}); "
@@ -83,6 +126,9 @@ class Command(BaseCommand):
             username=ADMIN_USERNAME, password=ADMIN_PASSWORD, superuser=True
         )
         self.report(ADMIN_USERNAME, created)
+        editors = Group.objects.get_or_create(name=EDITORS_GROUP)[0]
+        for username in DEMO_EDITORS:
+            users[username].groups.add(editors)
         return users
 
     def load_rooms(self, users: dict) -> None:
@@ -99,6 +145,24 @@ class Command(BaseCommand):
                 )
             if self.verbosity >= 2:
                 self.stdout.write(f"created room {name}")
+
+    def load_liveblog(self, users: dict) -> None:
+        """A liveblog with a pinned update, key events, a draft and a scheduled post."""
+        if liveblog_get(slug=DEMO_LIVEBLOG["slug"]) is not None:
+            return
+        editor = users["carol"]
+        liveblog = liveblog_services.liveblog_create(by=editor, **DEMO_LIVEBLOG)
+        for body, options in DEMO_POSTS:
+            liveblog_services.post_create(liveblog=liveblog, by=editor, body=body, **options)
+        liveblog_services.post_create(
+            liveblog=liveblog,
+            by=editor,
+            body="Scheduled an hour ahead: the scheduler publishes this on time.",
+            state=Post.State.SCHEDULED,
+            publish_at=timezone.now() + timedelta(hours=1),
+        )
+        if self.verbosity >= 2:
+            self.stdout.write(f"created liveblog {liveblog.title}")
 
     def report(self, username: str, created: bool) -> None:
         if self.verbosity >= 2:

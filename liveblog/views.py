@@ -1,0 +1,216 @@
+"""Liveblog pages, and the editors' writes over HTTP (forms with CSRF, or fetch with JSON back).
+
+Every write goes through `services`, which checks that the user is an editor.
+A request that asks for JSON gets JSON; a plain form post is redirected back.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from project.markdown import render_article
+
+from . import services
+from .forms import LiveblogForm, PostActionForm, PostForm
+from .models import EDITORS, READERS, Liveblog
+from .protocol import MAX_BODY, post_data
+from .selectors import (
+    PAGE,
+    liveblog_get,
+    liveblog_head,
+    liveblog_list,
+    post_drafts,
+    post_key_events,
+    post_pinned,
+    post_timeline,
+)
+
+State = services.State
+
+
+def _liveblog_or_404(slug: str) -> Liveblog:
+    liveblog = liveblog_get(slug=slug)
+    if liveblog is None:
+        raise Http404("No such liveblog.")
+    return liveblog
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _before(request: HttpRequest) -> int | None:
+    try:
+        return int(request.GET["before"])
+    except (KeyError, ValueError):
+        return None
+
+
+def liveblog_index(request: HttpRequest) -> HttpResponse:
+    """Liveblogs, live ones first; editors get a form to start one."""
+    editor = services.is_editor(request.user)
+    form = LiveblogForm(request.POST or None)
+    if request.method == "POST":
+        if not editor:
+            raise PermissionDenied("Only liveblog editors can start a liveblog.")
+        if form.is_valid():
+            try:
+                liveblog = services.liveblog_create(by=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                return redirect(liveblog)
+    return render(
+        request,
+        "liveblog/liveblog_list.html",
+        {"liveblogs": liveblog_list(), "form": form, "editor": editor},
+    )
+
+
+def liveblog_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """The coverage, newest first, rendered on the server; `?before=<post id>` pages back."""
+    liveblog = _liveblog_or_404(slug)
+    editor = services.is_editor(request.user)
+    audience = EDITORS if editor else READERS
+    # The head first: the page shows at least every change up to it, and the
+    # socket replays whatever came after.
+    head = liveblog_head(liveblog=liveblog, audience=audience)
+    before = _before(request)
+    posts = post_timeline(liveblog=liveblog, before_id=before)
+    pinned = post_pinned(liveblog=liveblog)
+    key_events = post_key_events(liveblog=liveblog)
+    drafts = post_drafts(liveblog=liveblog) if editor else []
+    initial = {
+        "posts": [post_data(post, audience) for post in posts],
+        "more": len(posts) == PAGE,
+        "pinned": post_data(pinned, audience) if pinned else None,
+        "key_events": [post_data(post, audience) for post in key_events],
+        "drafts": [post_data(post, audience) for post in drafts],
+        "paged": before is not None,
+    }
+    return render(
+        request,
+        "liveblog/liveblog_detail.html",
+        {
+            "liveblog": liveblog,
+            "head": head,
+            "editor": editor,
+            "posts": posts,
+            "pinned": pinned,
+            "key_events": key_events,
+            "drafts": drafts,
+            "more": initial["more"],
+            "paged": initial["paged"],
+            "initial": initial,
+            "max_body": MAX_BODY,
+        },
+    )
+
+
+@require_GET
+def liveblog_history(request: HttpRequest, slug: str) -> JsonResponse:
+    """Older published posts for "load older updates": ?before=<post id>."""
+    liveblog = _liveblog_or_404(slug)
+    before = _before(request)
+    if before is None:
+        return JsonResponse({"error": "before must be a post id"}, status=400)
+    audience = EDITORS if services.is_editor(request.user) else READERS
+    posts = post_timeline(liveblog=liveblog, before_id=before)
+    return JsonResponse(
+        {"posts": [post_data(post, audience) for post in posts], "more": len(posts) == PAGE}
+    )
+
+
+@require_POST
+def post_preview(request: HttpRequest, slug: str) -> JsonResponse:
+    """The composer's live preview: the same rendering and cleaning as publishing."""
+    _liveblog_or_404(slug)
+    if not services.is_editor(request.user):
+        raise PermissionDenied("Only liveblog editors can preview.")
+    body = request.POST.get("body", "")[:MAX_BODY]
+    return JsonResponse({"html": render_article(body)})
+
+
+def _done(request: HttpRequest, liveblog: Liveblog, post=None, *, note: str) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"post": post_data(post, EDITORS) if post else None})
+    messages.success(request, note)
+    return redirect(liveblog)
+
+
+def _refused(request: HttpRequest, liveblog: Liveblog, error: ValidationError) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"errors": error.messages}, status=400)
+    for message in error.messages:
+        messages.error(request, message)
+    return redirect(liveblog)
+
+
+@require_POST
+def post_new(request: HttpRequest, slug: str) -> HttpResponse:
+    liveblog = _liveblog_or_404(slug)
+    if not services.is_editor(request.user):
+        raise PermissionDenied("Only liveblog editors can post.")
+    form = PostForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, liveblog, ValidationError(form.errors))
+    try:
+        post = services.post_create(
+            liveblog=liveblog,
+            by=request.user,
+            body=form.cleaned_data["body"],
+            state=form.state,
+            publish_at=form.cleaned_data["publish_at"],
+            key_event=form.cleaned_data["key_event"],
+            pinned=form.cleaned_data["pinned"],
+        )
+    except ValidationError as error:
+        return _refused(request, liveblog, error)
+    notes = {
+        State.PUBLISHED: "Published.",
+        State.DRAFT: "Draft saved.",
+        State.SCHEDULED: "Scheduled.",
+    }
+    return _done(request, liveblog, post, note=notes[post.state])
+
+
+# Each button of a post's controls, as the arguments of services.post_update.
+ACTIONS = {
+    "publish": {"state": State.PUBLISHED},
+    "unpublish": {"state": State.DRAFT},
+    "pin": {"pinned": True},
+    "unpin": {"pinned": False},
+    "key": {"key_event": True},
+    "unkey": {"key_event": False},
+}
+
+
+@require_POST
+def post_change(request: HttpRequest, slug: str, post_id: int) -> HttpResponse:
+    liveblog = _liveblog_or_404(slug)
+    if not services.is_editor(request.user):
+        raise PermissionDenied("Only liveblog editors can change posts.")
+    form = PostActionForm(request.POST)
+    if not form.is_valid():
+        return _refused(request, liveblog, ValidationError(form.errors))
+    action = form.cleaned_data["action"]
+    try:
+        if action == "delete":
+            services.post_delete(liveblog=liveblog, post_id=post_id, by=request.user)
+            return _done(request, liveblog, note="Deleted.")
+        changes = ACTIONS.get(action) or {"body": form.cleaned_data["body"]}
+        post = services.post_update(liveblog=liveblog, post_id=post_id, by=request.user, **changes)
+    except ObjectDoesNotExist:
+        raise Http404("No such post.") from None
+    except ValidationError as error:
+        return _refused(request, liveblog, error)
+    return _done(request, liveblog, post, note="Saved.")
+
+
+@require_POST
+def liveblog_end(request: HttpRequest, slug: str) -> HttpResponse:
+    liveblog = _liveblog_or_404(slug)
+    services.liveblog_update(liveblog=liveblog, by=request.user, ended=True)
+    return _done(request, liveblog, note="The liveblog has ended.")

@@ -1,0 +1,433 @@
+// The liveblog page: applies post events, holds new updates behind a banner while
+// the reader is reading further down, and gives editors their desk.
+//
+// Every post the page knows of is kept in `posts`; `layout(id)` then puts it
+// where it belongs (timeline, pinned box, key events, drafts) or removes it.
+// The server renders the same markup, so the first layout changes nothing visible.
+import { ARTICLE_TAGS, safeFragment } from "./safe-html.js";
+import { StreamSocket } from "./stream.js";
+
+const STATE_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…" };
+const PREVIEW_DELAY_MS = 250;
+// The reader is "reading" once the top of the timeline has scrolled this far out of view.
+const READING_OFFSET_PX = 40;
+
+const root = document.getElementById("liveblog");
+const isEditor = root.dataset.editor === "true";
+const timeline = document.getElementById("timeline");
+const emptyLine = document.getElementById("timeline-empty");
+const pinnedBox = document.getElementById("pinned-box");
+const pinnedList = document.getElementById("pinned");
+const keyBox = document.getElementById("key-events-box");
+const keyList = document.getElementById("key-events");
+const draftList = document.getElementById("drafts");
+const banner = document.getElementById("new-updates");
+const stateLine = document.getElementById("connection-state");
+const readerCount = document.getElementById("reader-count");
+const olderLink = document.getElementById("load-older");
+const composer = document.getElementById("composer");
+const composerErrors = document.getElementById("composer-errors");
+const preview = document.getElementById("preview");
+const csrfToken = document.querySelector("[name=csrfmiddlewaretoken]")?.value ?? "";
+const initial = JSON.parse(document.getElementById("initial-posts").textContent);
+
+const posts = new Map(); // id -> post, as the stream last described it
+const held = new Set(); // ids of new updates waiting behind the banner
+const editing = new Set(); // ids whose text an editor is changing in place
+let baseTitle = document.title;
+let more = initial.more;
+const paged = initial.paged;
+// The oldest post of the pages loaded so far: anything older waits for "load older".
+let boundary = null;
+
+// Posts ---------------------------------------------------------------------------
+
+const isPublished = (post) => post.state === undefined || post.state === "published";
+const millis = (iso) => Date.parse(iso);
+
+function newerFirst(a, b) {
+  return millis(b.published_at) - millis(a.published_at) || b.id - a.id;
+}
+
+function draftOrder(a, b) {
+  const at = (post) => (post.publish_at ? millis(post.publish_at) : Infinity);
+  return at(a) - at(b) || millis(b.created_at) - millis(a.created_at);
+}
+
+function beyondLoaded(post) {
+  return more && boundary !== null && newerFirst(post, boundary) > 0;
+}
+
+function remember(list) {
+  for (const post of list) posts.set(post.id, post);
+  if (list.length) boundary = list[list.length - 1];
+}
+
+// Rendering -------------------------------------------------------------------------
+
+function timeLabel(iso, withDate = false) {
+  const options = { hour: "2-digit", minute: "2-digit" };
+  if (withDate) Object.assign(options, { day: "numeric", month: "short" });
+  return new Date(iso).toLocaleString([], options);
+}
+
+function element(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function timeElement(iso, withDate = false) {
+  const time = element("time", "", timeLabel(iso, withDate));
+  time.dateTime = iso;
+  return time;
+}
+
+function actionButton(action, label, extraClass = "") {
+  const button = element("button", `link-button ${extraClass}`.trim(), label);
+  button.type = "submit";
+  button.name = "action";
+  button.value = action;
+  return button;
+}
+
+function actions(post) {
+  const form = element("form", "post-actions");
+  form.method = "post";
+  form.action = `${composer.action}/${post.id}`;
+  const token = element("input");
+  token.type = "hidden";
+  token.name = "csrfmiddlewaretoken";
+  token.value = csrfToken;
+  const edit = element("button", "link-button", "Edit");
+  edit.type = "button";
+  edit.addEventListener("click", () => startEdit(post.id));
+  form.append(
+    token,
+    edit,
+    isPublished(post) ? actionButton("unpublish", "Unpublish") : actionButton("publish", "Publish now"),
+    post.pinned ? actionButton("unpin", "Unpin") : actionButton("pin", "Pin"),
+    post.key_event ? actionButton("unkey", "Not a key event") : actionButton("key", "Mark as key event"),
+    actionButton("delete", "Delete", "danger"),
+  );
+  return form;
+}
+
+function fillRow(row, post) {
+  row.className = "post";
+  row.classList.toggle("key-event", post.key_event);
+  row.classList.toggle("pinned", post.pinned);
+  row.dataset.id = post.id;
+  row.tabIndex = -1;
+  const meta = element("header", "post-meta");
+  if (post.published_at) {
+    const link = element("a", "post-time");
+    link.href = `#post-${post.id}`;
+    link.append(timeElement(post.published_at));
+    meta.append(link);
+  } else if (post.publish_at) {
+    const state = element("span", "post-state", "Scheduled for ");
+    state.append(timeElement(post.publish_at, true));
+    meta.append(state);
+  } else {
+    meta.append(element("span", "post-state", "Draft"));
+  }
+  meta.append(element("span", "post-author", post.author));
+  if (post.key_event) meta.append(element("span", "badge badge-key", "Key event"));
+  if (post.pinned) meta.append(element("span", "badge badge-pinned", "Pinned"));
+  if (post.edited_at) meta.append(element("span", "post-edited", "(edited)"));
+  const body = element("div", "post-body");
+  body.append(safeFragment(post.html, ARTICLE_TAGS));
+  const article = element("article");
+  article.append(meta, body);
+  if (isEditor) article.append(actions(post));
+  row.replaceChildren(article);
+}
+
+// Put `post` in `list` under `rowId` in `order`, or take it out when `post` is null.
+function place(list, rowId, post, order) {
+  let row = document.getElementById(rowId);
+  if (row && row.parentElement !== list) row = null;
+  if (!post) {
+    row?.remove();
+    return;
+  }
+  const hadFocus = row?.contains(document.activeElement);
+  if (!row) {
+    row = element("li");
+    row.id = rowId;
+  }
+  fillRow(row, post);
+  const next = Array.from(list.children).find(
+    (other) => other !== row && order(post, posts.get(Number(other.dataset.id))) < 0,
+  );
+  if (row.nextElementSibling !== next || row.parentElement !== list) list.insertBefore(row, next ?? null);
+  // Live changes never move focus; keep it on the row an editor was using.
+  if (hadFocus) row.focus({ preventScroll: true });
+}
+
+function placeKeyEvent(id, post) {
+  let item = keyList.querySelector(`li[data-id="${id}"]`);
+  if (!post) {
+    item?.remove();
+    return;
+  }
+  if (!item) item = element("li");
+  item.dataset.id = id;
+  const link = element("a");
+  link.href = `#post-${id}`;
+  link.append(timeElement(post.published_at), " ", element("span", "", post.summary));
+  item.replaceChildren(link);
+  const next = Array.from(keyList.children).find(
+    (other) => other !== item && newerFirst(post, posts.get(Number(other.dataset.id))) < 0,
+  );
+  keyList.insertBefore(item, next ?? null);
+}
+
+function reading() {
+  return paged || timeline.getBoundingClientRect().top < -READING_OFFSET_PX;
+}
+
+function layout(id) {
+  const post = posts.get(id);
+  const published = post !== undefined && isPublished(post);
+  const inTimeline = published && !beyondLoaded(post);
+  const isNew = inTimeline && !document.getElementById(`post-${id}`);
+  if (isNew && reading()) held.add(id);
+  if (!inTimeline) held.delete(id);
+  if (!editing.has(id)) {
+    if (isEditor) place(draftList, `post-${id}`, post && !published ? post : null, draftOrder);
+    place(timeline, `post-${id}`, inTimeline && !held.has(id) ? post : null, newerFirst);
+  }
+  place(pinnedList, `pinned-${id}`, published && post.pinned ? post : null, newerFirst);
+  placeKeyEvent(id, published && post.key_event ? post : null);
+}
+
+function refreshChrome() {
+  pinnedBox.hidden = pinnedList.children.length === 0;
+  keyBox.hidden = keyList.children.length === 0;
+  emptyLine.hidden = timeline.children.length > 0 || held.size > 0;
+  const count = held.size;
+  banner.hidden = count === 0;
+  banner.textContent = `${count} new update${count === 1 ? "" : "s"}`;
+  document.title = count ? `(${count}) ${baseTitle}` : baseTitle;
+  if (olderLink) olderLink.hidden = !more;
+}
+
+function layoutAll() {
+  for (const id of posts.keys()) layout(id);
+  refreshChrome();
+}
+
+// New updates wait while the reader reads; they come in when asked for, or at the top.
+function reveal() {
+  const ids = Array.from(held);
+  held.clear();
+  for (const id of ids) layout(id);
+  refreshChrome();
+  return ids;
+}
+
+banner.addEventListener("click", () => {
+  if (paged) {
+    window.location.assign(window.location.pathname);
+    return;
+  }
+  const ids = reveal();
+  timeline.scrollIntoView({ block: "start" });
+  // The banner is gone; the reader asked for the new updates, so the newest takes focus.
+  const newest = ids.map((id) => posts.get(id)).sort(newerFirst)[0];
+  if (newest) document.getElementById(`post-${newest.id}`)?.focus({ preventScroll: true });
+});
+
+window.addEventListener(
+  "scroll",
+  () => {
+    if (held.size && !reading()) reveal();
+  },
+  { passive: true },
+);
+
+// Stream events ----------------------------------------------------------------------
+
+function updateLiveblog(liveblog) {
+  document.getElementById("liveblog-title").textContent = liveblog.title;
+  document.getElementById("liveblog-description").textContent = liveblog.description;
+  baseTitle = `${liveblog.title} · Live`;
+  const ended = liveblog.ended_at !== null;
+  document.getElementById("live-badge").hidden = ended;
+  document.getElementById("ended-badge").hidden = !ended;
+  const desk = document.getElementById("editor-desk");
+  if (desk) desk.hidden = ended;
+}
+
+function applyEvent(frame) {
+  if (frame.type === "liveblog.updated") {
+    updateLiveblog(frame.liveblog);
+  } else if (frame.type === "liveblog.post_deleted") {
+    posts.delete(frame.post.id);
+    editing.delete(frame.post.id);
+    layout(frame.post.id);
+  } else {
+    posts.set(frame.post.id, frame.post);
+    layout(frame.post.id);
+  }
+  refreshChrome();
+}
+
+function applyFrame(frame) {
+  if (frame.type === "presence") {
+    readerCount.textContent = `${frame.count} reading`;
+  } else if (frame.type === "error") {
+    console.warn("liveblog socket:", frame.code, frame.detail);
+  }
+}
+
+// Older updates -------------------------------------------------------------------------
+
+async function loadOlder(event) {
+  event.preventDefault();
+  if (!boundary) return;
+  olderLink.setAttribute("aria-busy", "true");
+  try {
+    const url = `${root.dataset.history}?before=${boundary.id}`;
+    const response = await fetch(url, { headers: { Accept: "application/json" } });
+    if (!response.ok) return;
+    const page = await response.json();
+    // Live events may already have told us of some of these: the stream's version wins.
+    for (const post of page.posts) if (!posts.has(post.id)) posts.set(post.id, post);
+    if (page.posts.length) boundary = page.posts[page.posts.length - 1];
+    more = page.more;
+    layoutAll();
+  } finally {
+    olderLink.removeAttribute("aria-busy");
+  }
+}
+
+olderLink?.addEventListener("click", loadOlder);
+
+// The editors' desk -----------------------------------------------------------------------
+
+async function post(url, data) {
+  const response = await fetch(url, {
+    method: "POST",
+    body: data,
+    headers: { Accept: "application/json", "X-CSRFToken": csrfToken },
+  });
+  if (response.ok) return { ok: true, data: await response.json() };
+  let errors = [`The server said ${response.status}.`];
+  try {
+    errors = (await response.json()).errors ?? errors;
+  } catch {
+    // not JSON: keep the status line
+  }
+  return { ok: false, errors };
+}
+
+function showErrors(errors) {
+  composerErrors.textContent = errors.join(" ");
+}
+
+function startEdit(id) {
+  const row = document.getElementById(`post-${id}`);
+  const current = posts.get(id);
+  if (!row || !current) return;
+  editing.add(id);
+  const form = element("form", "edit-form");
+  const label = element("label", "", "Edit update");
+  label.htmlFor = `edit-${id}`;
+  const textarea = element("textarea");
+  textarea.id = `edit-${id}`;
+  textarea.rows = 6;
+  textarea.value = current.body;
+  const save = element("button", "", "Save");
+  save.type = "submit";
+  const cancel = element("button", "secondary", "Cancel");
+  cancel.type = "button";
+  const finish = () => {
+    editing.delete(id);
+    layout(id);
+    refreshChrome();
+  };
+  cancel.addEventListener("click", finish);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData();
+    data.set("action", "edit");
+    data.set("body", textarea.value);
+    const result = await post(`${composer.action}/${id}`, data);
+    if (result.ok) finish();
+    else showErrors(result.errors);
+  });
+  form.append(label, textarea, save, cancel);
+  row.querySelector(".post-body").replaceWith(form);
+  textarea.focus();
+}
+
+function setUpDesk() {
+  // A post's buttons: one handler for every row, present and future.
+  document.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (!form.classList?.contains("post-actions")) return;
+    event.preventDefault();
+    const action = event.submitter?.value;
+    if (action === "delete" && !window.confirm("Delete this update?")) return;
+    const result = await post(form.action, new FormData(form, event.submitter));
+    if (!result.ok) showErrors(result.errors);
+  });
+
+  composer.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(composer, event.submitter);
+    const at = data.get("publish_at");
+    // datetime-local has no zone: send the moment the editor means, with its offset.
+    if (data.get("action") === "schedule" && at) data.set("publish_at", new Date(at).toISOString());
+    else data.delete("publish_at");
+    const result = await post(composer.action, data);
+    if (result.ok) {
+      composer.reset();
+      preview.replaceChildren();
+      showErrors([]);
+    } else {
+      showErrors(result.errors);
+    }
+  });
+
+  const input = document.getElementById("update-input");
+  let timer = null;
+  input.addEventListener("input", () => {
+    window.clearTimeout(timer);
+    timer = window.setTimeout(async () => {
+      const data = new FormData();
+      data.set("body", input.value);
+      const result = await post(root.dataset.preview, data);
+      if (result.ok) preview.replaceChildren(safeFragment(result.data.html, ARTICLE_TAGS));
+    }, PREVIEW_DELAY_MS);
+  });
+}
+
+// Start ----------------------------------------------------------------------------------
+
+remember(initial.posts);
+for (const list of [initial.key_events, initial.drafts]) {
+  for (const item of list) posts.set(item.id, item);
+}
+if (initial.pinned) posts.set(initial.pinned.id, initial.pinned);
+for (const time of document.querySelectorAll("#liveblog time")) {
+  time.textContent = timeLabel(time.dateTime, time.closest(".post-state") !== null);
+}
+layoutAll();
+if (isEditor && composer) setUpDesk();
+
+const socket = new StreamSocket({
+  path: root.dataset.socket,
+  seq: Number(root.dataset.seq),
+  onEvent: applyEvent,
+  onFrame: applyFrame,
+  onState: (state) => {
+    root.dataset.state = state;
+    stateLine.textContent = STATE_TEXT[state];
+  },
+});
+socket.start();
