@@ -20,9 +20,12 @@ $(STAMP): requirements-dev.lock
 
 venv: $(STAMP) ## Create .venv with the locked dependencies
 
+# The liveblog scheduler runs beside the server and stops with it.
 run: $(STAMP) ## Serve the app with demo data on http://127.0.0.1:8000 (PORT= to change)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo_data
+	$(BIN)/python manage.py liveblog_worker & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT; \
 	$(BIN)/daphne --websocket-max-message-size 65536 -b 127.0.0.1 -p $(PORT) project.asgi:application
 
 demo: $(STAMP) ## Load the demo data (idempotent)

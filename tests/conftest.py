@@ -13,6 +13,7 @@ import pytest
 from tests.factories import PASSWORD, UserFactory
 from tests.harness import (
     DaphneServer,
+    LiveblogWorker,
     PostgresServer,
     RedisServer,
     attach_log,
@@ -177,6 +178,28 @@ def daphne_factory(
     yield start
     for server in reversed(servers):
         server.stop()
+
+
+@pytest.fixture
+def worker_factory(
+    request: pytest.FixtureRequest,
+    transactional_db: None,
+    stack_env: dict[str, str],
+    tmp_path: Path,
+) -> Iterator[Callable[..., LiveblogWorker]]:
+    """Start liveblog workers (the scheduler) on the test database; stopped after the test."""
+    workers: list[LiveblogWorker] = []
+
+    def start(**env: str | None) -> LiveblogWorker:
+        log_path = tmp_path / f"worker-{len(workers) + 1}.log"
+        worker = LiveblogWorker.start(env={**stack_env, **env}, log_path=log_path)
+        workers.append(worker)
+        attach_log(request.node, f"liveblog worker pid {worker.pid} output", worker.log)
+        return worker
+
+    yield start
+    for worker in reversed(workers):
+        worker.stop()
 
 
 @pytest.fixture

@@ -305,6 +305,18 @@ class PostgresServer(ServerProcess):
 PRIVATE_ENV = ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE")
 
 
+def app_env(env: Mapping[str, str | None]) -> dict[str, str]:
+    """The environment of an app process: ours, the test settings, then `env` (None unsets)."""
+    child_env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
+    child_env |= {"DJANGO_SETTINGS_MODULE": "project.settings.test", "PYTHONUNBUFFERED": "1"}
+    for key, value in env.items():
+        if value is None:
+            child_env.pop(key, None)
+        else:
+            child_env[key] = value
+    return child_env
+
+
 class DaphneServer(ServerProcess):
     """daphne serving project.asgi on a listening socket the harness bound and handed over."""
 
@@ -332,13 +344,7 @@ class DaphneServer(ServerProcess):
         cls, *, env: Mapping[str, str | None], log_path: Path, ready_path: str = "/healthz"
     ) -> DaphneServer:
         """Start daphne with `env` over the test settings; a None value unsets a variable."""
-        child_env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
-        child_env |= {"DJANGO_SETTINGS_MODULE": "project.settings.test", "PYTHONUNBUFFERED": "1"}
-        for key, value in env.items():
-            if value is None:
-                child_env.pop(key, None)
-            else:
-                child_env[key] = value
+        child_env = app_env(env)
         # Bound and listening before daphne starts: no port can be lost to a race,
         # and a request made before daphne is up waits in the backlog.
         listener = socket.socket()
@@ -364,6 +370,22 @@ class DaphneServer(ServerProcess):
             return error.code, error.read()
         except (OSError, TimeoutError):
             return 0, b""
+
+
+class LiveblogWorker(ServerProcess):
+    """`manage.py liveblog_worker`, the scheduler, on the test database."""
+
+    name = "liveblog worker"
+
+    @classmethod
+    def start(
+        cls, *, env: Mapping[str, str | None], log_path: Path, poll: float = 0.2
+    ) -> LiveblogWorker:
+        argv = [sys.executable, "manage.py", "liveblog_worker", "--poll", str(poll)]
+        process = _spawn(argv, log_path, cwd=REPO, env=app_env(env))
+        worker = cls(process, log_path)
+        worker.wait_until(lambda: "publishing scheduled posts" in worker.log(), "started")
+        return worker
 
 
 # Reports -------------------------------------------------------------------------
