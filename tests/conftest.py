@@ -250,3 +250,24 @@ def login_cookie(db: None) -> Callable[..., str]:
         return f"{name}={client.cookies[name].value}"
 
     return cookie
+
+
+@pytest.fixture
+def make_editor(make_user: type[UserFactory]) -> Callable:
+    """`make_editor(username=...)`: a user in the liveblog-editors group."""
+    from django.contrib.auth.models import Group
+
+    from liveblog.models import EDITORS_GROUP
+
+    def make(**kwargs):
+        user = make_user(**kwargs)
+        # get_or_create: a transactional test flushes what the migration created.
+        user.groups.add(Group.objects.get_or_create(name=EDITORS_GROUP)[0])
+        return user
+
+    return make
+
+
+@pytest.fixture
+def editor(make_editor):
+    return make_editor(username="ed")

@@ -28,6 +28,8 @@ const olderLink = document.getElementById("load-older");
 const composer = document.getElementById("composer");
 const composerErrors = document.getElementById("composer-errors");
 const preview = document.getElementById("preview");
+// Not composer.action: the buttons named "action" shadow that property.
+const postsUrl = root.dataset.posts;
 const csrfToken = document.querySelector("[name=csrfmiddlewaretoken]")?.value ?? "";
 const initial = JSON.parse(document.getElementById("initial-posts").textContent);
 
@@ -95,7 +97,7 @@ function actionButton(action, label, extraClass = "") {
 function actions(post) {
   const form = element("form", "post-actions");
   form.method = "post";
-  form.action = `${composer.action}/${post.id}`;
+  form.setAttribute("action", `${postsUrl}/${post.id}`);
   const token = element("input");
   token.type = "hidden";
   token.name = "csrfmiddlewaretoken";
@@ -356,7 +358,7 @@ function startEdit(id) {
     const data = new FormData();
     data.set("action", "edit");
     data.set("body", textarea.value);
-    const result = await post(`${composer.action}/${id}`, data);
+    const result = await post(`${postsUrl}/${id}`, data);
     if (result.ok) finish();
     else showErrors(result.errors);
   });
@@ -373,7 +375,7 @@ function setUpDesk() {
     event.preventDefault();
     const action = event.submitter?.value;
     if (action === "delete" && !window.confirm("Delete this update?")) return;
-    const result = await post(form.action, new FormData(form, event.submitter));
+    const result = await post(form.getAttribute("action"), new FormData(form, event.submitter));
     if (!result.ok) showErrors(result.errors);
   });
 
@@ -384,7 +386,7 @@ function setUpDesk() {
     // datetime-local has no zone: send the moment the editor means, with its offset.
     if (data.get("action") === "schedule" && at) data.set("publish_at", new Date(at).toISOString());
     else data.delete("publish_at");
-    const result = await post(composer.action, data);
+    const result = await post(postsUrl, data);
     if (result.ok) {
       composer.reset();
       preview.replaceChildren();

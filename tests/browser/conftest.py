@@ -2,11 +2,12 @@
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.harness import attach_log
+from tests.proxy import TcpProxy
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -74,3 +75,19 @@ def base_url() -> None:
     # Each test's daphne has a port of its own, so there is no base URL; this also
     # keeps pytest-playwright's own fallback fixture (which pytest 9 warns about) unused.
     return None
+
+
+@pytest.fixture
+def proxy_to(request: pytest.FixtureRequest) -> Iterator[Callable[[int], TcpProxy]]:
+    """`proxy_to(port)` -> a started TcpProxy in front of 127.0.0.1:port, stopped after the test."""
+    proxies: list[TcpProxy] = []
+
+    def start(port: int) -> TcpProxy:
+        proxy = TcpProxy(port).start()
+        proxies.append(proxy)
+        attach_log(request.node, f"proxy :{proxy.port} -> :{port}", proxy.log)
+        return proxy
+
+    yield start
+    for proxy in proxies:
+        proxy.stop()

@@ -4,16 +4,14 @@ Tests wait on page state (`#room[data-state]`, rows in the log), never on a slee
 """
 
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connections
 from playwright.sync_api import BrowserContext, Page, expect
 
 from chat.models import Message
 from chat.services import message_create, room_create
-from tests.harness import DaphneServer, attach_log
-from tests.proxy import TcpProxy
+from tests.browser.support import off_loop
+from tests.harness import DaphneServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,22 +27,6 @@ READ_ROWS = """rows => rows.map(row => [
 
 
 # Fixtures ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def proxy_to(request: pytest.FixtureRequest) -> Iterator[Callable[[int], TcpProxy]]:
-    """`proxy_to(port)` -> a started TcpProxy in front of 127.0.0.1:port, stopped after the test."""
-    proxies: list[TcpProxy] = []
-
-    def start(port: int) -> TcpProxy:
-        proxy = TcpProxy(port).start()
-        proxies.append(proxy)
-        attach_log(request.node, f"proxy :{proxy.port} -> :{port}", proxy.log)
-        return proxy
-
-    yield start
-    for proxy in proxies:
-        proxy.stop()
 
 
 @pytest.fixture
@@ -77,23 +59,6 @@ def bob(make_user):
 
 
 # Helpers -------------------------------------------------------------------------
-
-
-def off_loop(service: Callable, /, **kwargs):
-    """Call a service from a worker thread.
-
-    Its after-commit broadcast goes through async_to_sync, which refuses to run
-    in this thread beside Playwright's event loop.
-    """
-
-    def call():
-        try:
-            return service(**kwargs)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(call).result()
 
 
 def open_room(context: BrowserContext, base_url: str, slug: str) -> Page:

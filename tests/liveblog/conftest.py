@@ -3,30 +3,10 @@
 from collections.abc import Callable
 
 import pytest
-from django.contrib.auth.models import Group
 
 from liveblog import services
-from liveblog.models import EDITORS_GROUP
 from liveblog.protocol import EDITOR_SERVER, READER_SERVER
 from tests.sockets import socket_opener
-
-
-@pytest.fixture
-def make_editor(make_user) -> Callable:
-    """`make_editor(username=...)`: a user in the liveblog-editors group."""
-
-    def make(**kwargs):
-        user = make_user(**kwargs)
-        # get_or_create: a transactional test flushes what the migration created.
-        user.groups.add(Group.objects.get_or_create(name=EDITORS_GROUP)[0])
-        return user
-
-    return make
-
-
-@pytest.fixture
-def editor(make_editor):
-    return make_editor(username="ed")
 
 
 @pytest.fixture

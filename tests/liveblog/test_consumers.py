@@ -73,9 +73,7 @@ async def test_a_reader_resumes_with_exactly_what_was_missed(watch, liveblog, ed
     await reader.close()
 
 
-async def test_the_reader_count_covers_readers_and_editors_without_names(
-    watch, liveblog, editor
-):
+async def test_the_reader_count_covers_readers_and_editors_without_names(watch, liveblog, editor):
     reader = await watch(None, liveblog)
     assert (await reader.receive_type("presence"))["count"] == 1
     editing = await watch(editor, liveblog)
