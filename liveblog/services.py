@@ -96,15 +96,12 @@ def liveblog_update(
             liveblog.ended_at = timezone.now() if ended else None
         liveblog.save(update_fields=["title", "description", "ended_at"])
         for audience in AUDIENCES:
-            seq = stream_claim(liveblog, seq_field=f"{audience}_seq")
-            stream_log(
-                events=liveblog.events,
-                group=liveblog.group_name(audience),
-                seq=seq,
-                event_type=LIVEBLOG_UPDATED,
+            _log(
+                liveblog,
+                audience,
+                LIVEBLOG_UPDATED,
                 subject_id=LIVEBLOG_SUBJECT,
                 payload={"liveblog": liveblog_data(liveblog)},
-                audience=audience,
             )
     return liveblog
 
@@ -301,16 +298,20 @@ def _commit(liveblog: Liveblog, post: Post, before: dict[str, bool]) -> None:
             _forget(liveblog, post, audience)
         else:
             continue
-        seq = stream_claim(liveblog, seq_field=f"{audience}_seq")
-        stream_log(
-            events=liveblog.events,
-            group=liveblog.group_name(audience),
-            seq=seq,
-            event_type=event_type,
-            subject_id=post.pk,
-            payload={"post": payload},
-            audience=audience,
-        )
+        _log(liveblog, audience, event_type, subject_id=post.pk, payload={"post": payload})
+
+
+def _log(liveblog: Liveblog, audience: str, event_type: str, *, subject_id: int, payload) -> None:
+    """Append an event to one audience's stream, under that stream's next seq."""
+    stream_log(
+        events=liveblog.events,
+        group=liveblog.group_name(audience),
+        seq=stream_claim(liveblog, seq_field=f"{audience}_seq"),
+        event_type=event_type,
+        subject_id=subject_id,
+        payload=payload,
+        audience=audience,
+    )
 
 
 def _forget(liveblog: Liveblog, post: Post, audience: str) -> None:

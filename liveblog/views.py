@@ -148,12 +148,17 @@ def _refused(request: HttpRequest, liveblog: Liveblog, error: ValidationError) -
     return redirect(liveblog)
 
 
-@require_POST
-def post_new(request: HttpRequest, slug: str) -> HttpResponse:
+def _editor_form(request: HttpRequest, slug: str, form_class):
+    """The liveblog and the bound form of an editor's write; 404 or 403 otherwise."""
     liveblog = _liveblog_or_404(slug)
     if not services.is_editor(request.user):
-        raise PermissionDenied("Only liveblog editors can post.")
-    form = PostForm(request.POST)
+        raise PermissionDenied("Only liveblog editors can do that.")
+    return liveblog, form_class(request.POST)
+
+
+@require_POST
+def post_new(request: HttpRequest, slug: str) -> HttpResponse:
+    liveblog, form = _editor_form(request, slug, PostForm)
     if not form.is_valid():
         return _refused(request, liveblog, ValidationError(form.errors))
     try:
@@ -189,10 +194,7 @@ ACTIONS = {
 
 @require_POST
 def post_change(request: HttpRequest, slug: str, post_id: int) -> HttpResponse:
-    liveblog = _liveblog_or_404(slug)
-    if not services.is_editor(request.user):
-        raise PermissionDenied("Only liveblog editors can change posts.")
-    form = PostActionForm(request.POST)
+    liveblog, form = _editor_form(request, slug, PostActionForm)
     if not form.is_valid():
         return _refused(request, liveblog, ValidationError(form.errors))
     action = form.cleaned_data["action"]
