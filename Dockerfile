@@ -16,8 +16,11 @@ RUN DJANGO_SETTINGS_MODULE=project.settings.production \
     /venv/bin/python manage.py collectstatic --noinput
 
 FROM ${PYTHON_IMAGE} AS runtime
+# /srv/static belongs to the app user, so the compose stack's `static` volume,
+# mounted there, is created writable for the service that fills it.
 RUN groupadd --system --gid 10001 app \
-    && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin app
+    && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin app \
+    && mkdir -p /srv/static && chown app:app /srv/static
 COPY --from=build /venv /venv
 COPY --from=build --chown=app:app /app /app
 WORKDIR /app

@@ -16,6 +16,10 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 import chat.routing  # noqa: E402
 import liveblog.routing  # noqa: E402
+from project import shutdown  # noqa: E402
+
+# A server stopped with SIGTERM exits cleanly (see project/shutdown.py).
+shutdown.install()
 
 application = ProtocolTypeRouter(
     {

@@ -26,7 +26,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "project.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "project.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -35,6 +37,26 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Addresses or networks of the reverse proxies whose X-Forwarded-* headers are
+# believed; from anyone else those headers are dropped (project/middleware.py).
+TRUSTED_PROXIES = env_list("DJANGO_TRUSTED_PROXIES", [])
+
+# Every page: scripts and styles from this site's own files only (no inline
+# script, no inline style), sockets to this site, images by https URL
+# (liveblog posts embed them), and no framing.
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "https:", "data:"],
+    "connect-src": ["'self'"],
+    "font-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 
 ROOT_URLCONF = "project.urls"
 ASGI_APPLICATION = "project.asgi.application"
@@ -111,7 +133,9 @@ def channel_layers(redis_url: str) -> dict:
                 ],
                 "capacity": capacity,
                 "expiry": 60,
-                "group_expiry": env_int("CHANNEL_LAYER_GROUP_EXPIRY", 86400),
+                # Every live socket re-joins its groups at each presence heartbeat,
+                # so this only bounds how long a killed process's sockets linger.
+                "group_expiry": env_int("CHANNEL_LAYER_GROUP_EXPIRY", 300),
             },
         }
     }

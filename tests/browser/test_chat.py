@@ -10,22 +10,14 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from chat.models import Message
 from chat.services import message_create, room_create
-from tests.browser.support import off_loop
+from tests.browser.support import ROWS, off_loop, rows, say, wait_live
 from tests.harness import DaphneServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ROWS = "#messages li.message[data-id]"
 PENDING = "#messages li.message.pending"
 
 # [id, author, body text] of every message row, top to bottom.
-READ_ROWS = """rows => rows.map(row => [
-  Number(row.dataset.id),
-  row.querySelector('.message-author').textContent,
-  row.querySelector('.message-body').textContent,
-])"""
-
-
 # Fixtures ----------------------------------------------------------------------
 
 
@@ -66,23 +58,6 @@ def open_room(context: BrowserContext, base_url: str, slug: str) -> Page:
     page = context.new_page()
     page.goto(f"{base_url}/chat/{slug}/")
     return wait_live(page)
-
-
-def wait_live(page: Page) -> Page:
-    expect(page.locator("#room")).to_have_attribute("data-state", "live")
-    return page
-
-
-def say(page: Page, text: str) -> None:
-    """Type a message and press Enter, as a person would."""
-    box = page.get_by_label("Message", exact=True)
-    box.fill(text)
-    box.press("Enter")
-    expect(box).to_have_value("")
-
-
-def rows(page: Page) -> list[tuple[int, str, str]]:
-    return [tuple(row) for row in page.locator(ROWS).evaluate_all(READ_ROWS)]
 
 
 def conversation(page: Page) -> list[tuple[str, str]]:

@@ -9,6 +9,7 @@ Several workers may run; each post is published once (see services.publish_due).
 import logging
 import signal
 import threading
+from pathlib import Path
 
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
@@ -29,8 +30,13 @@ class Command(BaseCommand):
             default=1.0,
             help="Longest sleep between checks, in seconds (default 1).",
         )
+        parser.add_argument(
+            "--alive-file",
+            type=Path,
+            help="A file touched after every successful pass, for a container health check.",
+        )
 
-    def handle(self, *args, poll: float, **options) -> None:
+    def handle(self, *args, poll: float, alive_file: Path | None, **options) -> None:
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
@@ -41,6 +47,8 @@ class Command(BaseCommand):
             try:
                 published = services.publish_due()
                 upcoming = services.next_due()
+                if alive_file is not None:
+                    alive_file.touch()
             except Exception:  # a database blip must not end the worker
                 logger.exception("liveblog worker: pass failed; retrying")
                 published, upcoming = [], None
