@@ -109,6 +109,30 @@ def test_an_editors_update_reaches_a_reader_on_a_replica(topology, open_page):
     assert "POST /live/release-day/posts" in topology.http.log_path.read_text()
 
 
+OPEN_SOCKET = """url => new Promise(resolve => {
+  const socket = new WebSocket(url);
+  socket.onmessage = event => { resolve(JSON.parse(event.data).type); socket.close(); };
+  socket.onclose = event => resolve(`closed ${event.code}`);
+})"""
+
+
+def test_a_page_of_a_foreign_origin_cannot_open_a_socket(topology, new_context):
+    """In Chromium: the site's own page opens the socket; a page of another site cannot."""
+    url = topology.url.replace("https", "wss") + "/ws/liveblog/release-day/"
+    page = new_context(ignore_https_errors=True).new_page()
+    page.goto(topology.url + "/live/")
+    assert page.evaluate(OPEN_SOCKET, url) == "stream.ready"
+    # A page served from elsewhere (faked here, so no network is needed).
+    page.route(
+        "https://evil.example/",
+        lambda route: route.fulfill(
+            body="<!doctype html><title>x</title>", content_type="text/html"
+        ),
+    )
+    page.goto("https://evil.example/")
+    assert page.evaluate(OPEN_SOCKET, url) == "closed 1006"
+
+
 def test_a_foreign_origin_is_refused(topology):
     context = ssl.create_default_context()
     context.check_hostname = False
