@@ -17,6 +17,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 import chat.routing  # noqa: E402
 import liveblog.routing  # noqa: E402
 from project import shutdown  # noqa: E402
+from project.origins import SameOriginValidator  # noqa: E402
 
 # A server stopped with SIGTERM exits cleanly (see project/shutdown.py).
 shutdown.install()
@@ -25,9 +26,11 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(
-                URLRouter(
-                    chat.routing.websocket_urlpatterns + liveblog.routing.websocket_urlpatterns
+            SameOriginValidator(
+                AuthMiddlewareStack(
+                    URLRouter(
+                        chat.routing.websocket_urlpatterns + liveblog.routing.websocket_urlpatterns
+                    )
                 )
             )
         ),

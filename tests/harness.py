@@ -410,9 +410,17 @@ def failure_sections(node) -> list[tuple[str, str]]:
     return sections
 
 
-def websocket_headers(*, origin: str, cookie: str | None = None) -> list[tuple[bytes, bytes]]:
-    """Handshake headers for channels' WebsocketCommunicator."""
-    headers = [(b"origin", origin.encode())]
+def websocket_headers(
+    *, origin: str, cookie: str | None = None, host: str | None = None
+) -> list[tuple[bytes, bytes]]:
+    """Handshake headers for channels' WebsocketCommunicator.
+
+    A browser sends the Host it connects to; by default that is the origin's own
+    host and port (a page opening a socket to its own site).
+    """
+    if host is None:
+        host = origin.split("://", 1)[-1]
+    headers = [(b"origin", origin.encode()), (b"host", host.encode())]
     if cookie:
         headers.append((b"cookie", cookie.encode()))
     return headers

@@ -8,6 +8,7 @@ from channels.testing import WebsocketCommunicator
 
 from project.asgi import application
 from project.protocol import Protocol
+from tests.harness import websocket_headers
 
 
 class StreamClient:
@@ -79,9 +80,7 @@ def socket_opener(login_cookie: Callable, protocol_for: Callable, ephemeral: set
             cookies[user.pk] = await database_sync_to_async(login_cookie)(user)
         if after is not None:
             path += f"?after={after}"
-        headers = [(b"origin", origin.encode())]
-        if user is not None:
-            headers.append((b"cookie", cookies[user.pk].encode()))
+        headers = websocket_headers(origin=origin, cookie=cookies.get(user.pk) if user else None)
         communicator = WebsocketCommunicator(application, path, headers=headers)
         connected, _ = await communicator.connect(timeout=5)
         assert connected is expect

@@ -44,6 +44,31 @@ async def test_the_same_handshake_from_a_foreign_origin_is_refused(room, cookie,
 
 
 async def test_a_handshake_without_an_origin_header_is_refused(room, cookie):
-    headers = [(b"cookie", cookie.encode())]
+    headers = [(b"cookie", cookie.encode()), (b"host", b"testserver")]
 
     assert not await handshake(f"/ws/chat/{room.slug}/", headers)
+
+
+@pytest.mark.parametrize(
+    ("origin", "host"),
+    [
+        ("http://127.0.0.1:9999", "127.0.0.1:8000"),  # another service on an allowed host
+        ("http://127.0.0.1:8000", "127.0.0.1"),
+        ("https://testserver:8443", "testserver"),
+        ("http://testserver", None),
+    ],
+)
+async def test_an_allowed_host_on_another_port_is_refused(room, cookie, origin, host):
+    headers = websocket_headers(origin=origin, cookie=cookie, host=host or "")
+    if host is None:
+        headers = [header for header in headers if header[0] != b"host"]
+
+    assert not await handshake(f"/ws/chat/{room.slug}/", headers)
+
+
+async def test_a_trusted_origin_may_open_sockets_to_the_site(room, cookie, settings):
+    # A front end served from another port of an allowed host, trusted by name.
+    settings.CSRF_TRUSTED_ORIGINS = ["http://localhost:3000"]
+    headers = websocket_headers(origin="http://localhost:3000", cookie=cookie, host="testserver")
+
+    assert await handshake(f"/ws/chat/{room.slug}/", headers)

@@ -1,0 +1,63 @@
+"""The WebSocket origin check, completed: the Origin must be this very site.
+
+Channels' AllowedHostsOriginValidator compares the Origin's host name with
+ALLOWED_HOSTS and ignores its port: a page of another service on the same host
+name (`http://example.org:8080`, or any local port on a developer's machine)
+passes it, and its sockets would carry the user's session cookie. Inside that
+validator, this one also requires the Origin's host *and port* to be the ones
+the handshake was sent to (its Host header), unless the Origin is listed in
+CSRF_TRUSTED_ORIGINS. A refused handshake gets HTTP 403, as from channels.
+"""
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from channels.security.websocket import WebsocketDenier
+from django.conf import settings
+
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _host_port(netloc: str, scheme: str) -> tuple[str, int] | None:
+    try:
+        parts = urlsplit(f"{scheme}://{netloc}")
+        return parts.hostname or "", parts.port or DEFAULT_PORTS.get(scheme, 0)
+    except ValueError:
+        return None
+
+
+def same_origin(origin: str | None, host: str | None) -> bool:
+    """Is `origin` (an Origin header) the site at `host` (the Host header)?"""
+    if not origin or not host:
+        return False
+    if origin in settings.CSRF_TRUSTED_ORIGINS:
+        return True
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return False
+    origin_site = _host_port(parts.netloc, parts.scheme)
+    return origin_site is not None and origin_site == _host_port(host, parts.scheme)
+
+
+class SameOriginValidator:
+    """ASGI middleware: refuse WebSocket handshakes from any origin but the site's own."""
+
+    def __init__(self, application) -> None:
+        self.application = application
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "websocket" and not same_origin(
+            _header(scope, b"origin"), _header(scope, b"host")
+        ):
+            return await WebsocketDenier()(scope, receive, send)
+        return await self.application(scope, receive, send)
