@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: help run test lint check-deploy format check-system test-unit test-stack test-browser demo lock clean venv
+.PHONY: help run bench test lint check-deploy format check-system test-unit test-stack test-browser demo lock clean venv
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -64,6 +64,10 @@ test-stack: $(STAMP) ## The consumer tests again, on PostgreSQL + Redis
 
 test-browser: $(STAMP) ## Browser tests in Chromium (the native compose topology too), own process
 	$(BIN)/pytest -m browser tests/browser tests/deploy || [ $$? -eq 5 ]
+
+# Not part of `make test`: it takes several minutes and wants the machine to itself.
+bench: $(STAMP) check-system ## Benchmark ceiling, baseline and this app's topologies (docs/performance.md)
+	$(BIN)/python -m tests.bench.run $(BENCH_ARGS)
 
 lock: ## Re-lock the dependencies after editing pyproject.toml
 	$(BIN)/pip install --quiet uv

@@ -1,5 +1,6 @@
 """Chat writes. Each one commits its change under the room's next seq, then broadcasts."""
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -14,8 +15,8 @@ from .models import Message, Room
 from .protocol import MAX_BODY, message_data
 
 # A burst of ten messages, then one a second, per user across tabs and processes.
-SEND_LIMIT = 10
-SEND_WINDOW = 10
+SEND_LIMIT = settings.CHAT_SEND_LIMIT
+SEND_WINDOW = settings.CHAT_SEND_WINDOW
 TYPING_EVERY = 2
 
 

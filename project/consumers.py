@@ -31,8 +31,8 @@ MAX_FRAME_BYTES = 64 * 1024
 CLOSE_TOO_LARGE = 4009
 CLOSE_FLOODING = 4029
 # Per connection: a burst of FLOOD_BURST frames, then FLOOD_RATE a second.
-FLOOD_BURST = 60
-FLOOD_RATE = 5.0
+FLOOD_BURST = settings.WEBSOCKET_FLOOD_BURST
+FLOOD_RATE = float(settings.WEBSOCKET_FLOOD_RATE)
 
 
 def _as_protocol_error(error: Exception, content: dict[str, Any]) -> ProtocolError:

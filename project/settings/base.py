@@ -192,5 +192,11 @@ LOGGING = {
 }
 
 # Presence: each socket's heartbeat, and how long a silent one still counts.
+# Abuse limits: per user across tabs (chat sends), and per socket (any frame).
+CHAT_SEND_LIMIT = env_int("CHAT_SEND_LIMIT", 10)
+CHAT_SEND_WINDOW = env_int("CHAT_SEND_WINDOW", 10)
+WEBSOCKET_FLOOD_BURST = env_int("WEBSOCKET_FLOOD_BURST", 60)
+WEBSOCKET_FLOOD_RATE = env_int("WEBSOCKET_FLOOD_RATE", 5)
+
 PRESENCE_HEARTBEAT = env_int("PRESENCE_HEARTBEAT", 15)
 PRESENCE_TTL = env_int("PRESENCE_TTL", 45)

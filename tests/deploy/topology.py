@@ -162,8 +162,9 @@ class Service(ServerProcess):
 class NativeTopology:
     """PostgreSQL, Redis, migrate, static, gunicorn, daphne replicas, the worker, nginx."""
 
-    def __init__(self, replicas: int = 2) -> None:
+    def __init__(self, replicas: int = 2, extra_env: Mapping[str, str] | None = None) -> None:
         self.replicas = replicas
+        self.extra_env = dict(extra_env or {})
         # Traversable (0755): nginx's workers run as nobody and read static files here.
         self.base = Path(tempfile.mkdtemp(prefix="topology-"))
         self.base.chmod(0o755)
@@ -209,6 +210,7 @@ class NativeTopology:
             "REDIS_URL": redis.url,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             "PYTHONUNBUFFERED": "1",
+            **self.extra_env,
         }
 
         self.one_shot("migrate")

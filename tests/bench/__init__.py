@@ -1,0 +1,1 @@
+"""`make bench`: the benchmark (not collected as tests). See docs/performance.md."""

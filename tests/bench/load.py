@@ -1,0 +1,267 @@
+"""The load generator: receiver processes holding N sockets in one room, and a sender.
+
+Each receiver process holds its share of the sockets and records, for every
+frame, the delivery latency (the sender writes its send time into each
+message) and which message it was, so that losses can be counted. It reports
+its own CPU time, so a reader can see it was not the bottleneck.
+
+Dialects: `ours` (the chat protocol: JSON frames with a seq; losses are
+resumed with `stream.sync` before they are counted), `tutorial` (the Channels
+tutorial's `{"message": ...}`) and `ceiling` (plain text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import ssl
+import time
+from array import array
+from dataclasses import dataclass, field
+
+import psutil
+from websockets.asyncio.client import connect
+
+CONNECT_CONCURRENCY = 50
+
+
+@dataclass
+class Target:
+    url: str  # the room's socket URL
+    dialect: str  # "ours" | "tutorial" | "ceiling"
+    origin: str
+    cookie: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def open(self):
+        headers = {"Cookie": self.cookie} if self.cookie else None
+        context = None
+        if self.url.startswith("wss:"):
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return connect(
+            self.url,
+            origin=self.origin,
+            additional_headers=headers,
+            ssl=context,
+            compression=None,
+            max_queue=None,
+            max_size=2**20,
+            open_timeout=60,
+            ping_interval=None,
+        )
+
+
+def body(step: int, number: int) -> str:
+    return f"{step}:{number}:{time.time_ns()}"
+
+
+def parse(dialect: str, text: str) -> tuple[str | None, int | None]:
+    """(message body, seq) of a received frame; body None for frames that are not messages."""
+    if dialect == "ceiling":
+        return text, None
+    frame = json.loads(text)
+    if dialect == "tutorial":
+        return frame["message"], None
+    if frame.get("type") == "chat.message":
+        return frame["message"]["body"], frame["seq"]
+    return None, None
+
+
+# Receivers --------------------------------------------------------------------------
+
+
+class Receiver:
+    """One process's sockets, and what they received."""
+
+    def __init__(self, target: Target, count: int) -> None:
+        self.target = target
+        self.count = count
+        self.sockets = []
+        self.latencies: dict[int, array] = {}
+        self.windows: dict[int, list[int]] = {}  # step -> [first, last] receive time (ns)
+        self.seen: list[set[int]] = []  # per socket: message numbers (or seqs) received
+        self.connect_seconds = 0.0
+
+    async def connect_all(self) -> None:
+        started = time.monotonic()
+        gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+        async def one(index: int):
+            async with gate:
+                socket = await self.target.open()
+                if self.target.dialect == "ours":
+                    while json.loads(await socket.recv())["type"] != "stream.ready":
+                        pass
+                return socket
+
+        self.sockets = await asyncio.gather(*(one(n) for n in range(self.count)))
+        self.connect_seconds = time.monotonic() - started
+        self.seen = [set() for _ in self.sockets]
+        self.tasks = [
+            asyncio.create_task(self.listen(n, socket)) for n, socket in enumerate(self.sockets)
+        ]
+
+    async def listen(self, index: int, socket) -> None:
+        dialect, seen = self.target.dialect, self.seen[index]
+        latencies = self.latencies
+        async for text in socket:
+            now = time.time_ns()
+            message, seq = parse(dialect, text)
+            if message is None:
+                continue
+            step, number, sent = message.split(":")
+            step = int(step)
+            key = seq if seq is not None else int(number)
+            if key in seen:
+                continue  # a duplicate would be a bug; resume replays what was missed
+            seen.add(key)
+            if step >= 0:
+                latencies.setdefault(step, array("d")).append((now - int(sent)) / 1e6)
+                window = self.windows.setdefault(step, [now, now])
+                window[1] = now
+
+    def take(self, step: int) -> tuple[list[float], list[int] | None]:
+        return list(self.latencies.pop(step, array("d"))), self.windows.pop(step, None)
+
+    async def resume(self, expected: int) -> tuple[int, int]:
+        """(missing before, missing after) resuming each socket from its first gap."""
+        before = sum(expected - len(seen) for seen in self.seen)
+        if self.target.dialect != "ours" or before == 0:
+            return before, before
+        for socket, seen in zip(self.sockets, self.seen, strict=True):
+            missing = [seq for seq in range(1, expected + 1) if seq not in seen]
+            if missing:
+                await socket.send(json.dumps({"type": "stream.sync", "after": missing[0] - 1}))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(len(s) < expected for s in self.seen):  # noqa: ASYNC110 - polling the listeners' progress
+            await asyncio.sleep(0.2)
+        return before, sum(expected - len(seen) for seen in self.seen)
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*(socket.close() for socket in self.sockets), return_exceptions=True)
+
+
+def receiver_main(target: Target, count: int, pipe) -> None:
+    """A receiver process: obeys the orchestrator's commands over `pipe`."""
+
+    async def serve() -> None:
+        receiver = Receiver(target, count)
+        loop = asyncio.get_running_loop()
+        me = psutil.Process()
+        while True:
+            command, argument = await loop.run_in_executor(None, pipe.recv)
+            if command == "connect":
+                await receiver.connect_all()
+                pipe.send(receiver.connect_seconds)
+            elif command == "take":
+                pipe.send(receiver.take(argument))
+            elif command == "cpu":
+                times = me.cpu_times()
+                pipe.send(times.user + times.system)
+            elif command == "resume":
+                pipe.send(await receiver.resume(argument))
+            elif command == "close":
+                await receiver.close()
+                pipe.send(None)
+                return
+
+    asyncio.run(serve())
+
+
+class Receivers:
+    """The orchestrator's handle on the receiver processes."""
+
+    def __init__(self, target: Target, sockets: int, processes: int) -> None:
+        self.pipes, self.processes = [], []
+        context = multiprocessing.get_context("spawn")
+        for n in range(processes):
+            share = sockets // processes + (1 if n < sockets % processes else 0)
+            parent, child = context.Pipe()
+            process = context.Process(target=receiver_main, args=(target, share, child))
+            process.start()
+            self.pipes.append(parent)
+            self.processes.append(process)
+
+    def ask(self, command: str, argument=None) -> list:
+        for pipe in self.pipes:
+            pipe.send((command, argument))
+        return [pipe.recv() for pipe in self.pipes]
+
+    def connect(self) -> float:
+        return max(self.ask("connect"))
+
+    def take(self, step: int) -> tuple[list[float], float]:
+        """The step's latencies (ms), and the seconds from its first delivery to its last."""
+        parts = self.ask("take", step)
+        latencies = [latency for part, _window in parts for latency in part]
+        windows = [window for _part, window in parts if window]
+        span = (max(w[1] for w in windows) - min(w[0] for w in windows)) / 1e9 if windows else 0
+        return latencies, span
+
+    def cpu_seconds(self) -> float:
+        return sum(self.ask("cpu"))
+
+    def resume(self, expected: int) -> tuple[int, int]:
+        results = self.ask("resume", expected)
+        return sum(r[0] for r in results), sum(r[1] for r in results)
+
+    def close(self) -> None:
+        self.ask("close")
+        for process in self.processes:
+            process.join(10)
+
+
+# The sender -------------------------------------------------------------------------------
+
+
+async def send_at_rate(target: Target, rate: float, seconds: float, step: int, first: int) -> int:
+    """Send `rate` messages a second for `seconds`; returns how many were sent."""
+    async with target.open() as socket:
+        if target.dialect == "ours":
+            while json.loads(await socket.recv())["type"] != "stream.ready":
+                pass
+        drain = asyncio.create_task(_drain(socket))
+        started = time.monotonic()
+        total = int(rate * seconds)
+        for n in range(total):
+            due = started + n / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            text = body(step, first + n)
+            if target.dialect == "ours":
+                text = json.dumps({"type": "chat.send", "body": text, "client_id": f"b{first + n}"})
+            elif target.dialect == "tutorial":
+                text = json.dumps({"message": text})
+            await socket.send(text)
+        drain.cancel()
+        return total
+
+
+async def _drain(socket) -> None:
+    async for _frame in socket:
+        pass
+
+
+def sender_main(target: Target, rate: float, seconds: float, step: int, first: int, pipe) -> None:
+    started = os.times()
+    sent = asyncio.run(send_at_rate(target, rate, seconds, step, first))
+    ended = os.times()
+    pipe.send((sent, (ended.user - started.user) + (ended.system - started.system)))
+
+
+def send(target: Target, rate: float, seconds: float, step: int, first: int) -> tuple[int, float]:
+    """Run the sender in a process of its own; (messages sent, its CPU seconds)."""
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=sender_main, args=(target, rate, seconds, step, first, child))
+    process.start()
+    result = parent.recv()
+    process.join(10)
+    return result

@@ -1,0 +1,385 @@
+"""`make bench`: start each server, load it, and report. See docs/performance.md.
+
+    python -m tests.bench.run [--servers ceiling,baseline,embedded,redis,scaled]
+                              [--sockets 1000] [--idle 10000] [--out bench-results]
+
+Servers:
+  ceiling   a bare `websockets` broadcast server (tests/bench/ceiling.py)
+  baseline  the Channels tutorial's consumer on daphne + the in-memory layer
+  embedded  this app: one daphne, SQLite, the in-memory layer
+  redis     this app: PostgreSQL + Redis, one daphne behind nginx (the compose topology)
+  scaled    this app: PostgreSQL + Redis, two daphne replicas behind nginx
+
+For each: N sockets join one room, then a sender sends at stepped rates (each
+step `--step-seconds` long) until the server saturates. Every message of this
+app is persisted. Results go to <out>/results.json, <out>/results.md and
+<out>/latency.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+from tests.bench.load import Receivers, Target, send
+from tests.deploy.topology import NativeTopology
+from tests.harness import REPO, DaphneServer, ServerProcess, _spawn, app_env, free_port
+
+RATES = [1, 2, 3, 5, 8, 12, 20, 30, 50, 80, 120, 160, 200, 300]
+# Lift the abuse limits for the benchmark's one sending socket.
+BENCH_ENV = {
+    "CHAT_SEND_LIMIT": "1000000000",
+    "WEBSOCKET_FLOOD_BURST": "1000000000",
+    "WEBSOCKET_FLOOD_RATE": "1000000000",
+}
+ALL = ["ceiling", "baseline", "embedded", "redis", "scaled"]
+
+
+# Servers ------------------------------------------------------------------------------
+
+
+class Bench:
+    """A server under test: its target, its processes (for CPU and memory), and stop()."""
+
+    name: str
+    target: Target
+
+    def processes(self) -> list[psutil.Process]:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def cpu_seconds(self) -> float:
+        total = 0.0
+        for process in self.processes():
+            try:
+                times = process.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def rss(self) -> int:
+        total = 0
+        for process in self.processes():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += process.memory_info().rss
+        return total
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+class Spawned(Bench):
+    def __init__(self, name: str, argv: list[str], env: dict, path: str, dialect: str) -> None:
+        self.name = name
+        port = free_port()
+        argv = [arg.replace("{port}", str(port)) for arg in argv]
+        log = Path(tempfile.mkdtemp(prefix=f"bench-{name}-")) / "server.log"
+        self.server = ServerProcess(_spawn(argv, log, cwd=REPO, env=env), log)
+        self.server.name = name
+        origin = f"http://127.0.0.1:{port}"
+        self.server.wait_until(lambda: _listening(port), "listening")
+        self.target = Target(url=f"ws://127.0.0.1:{port}{path}", dialect=dialect, origin=origin)
+
+    def processes(self):
+        return _tree(self.server.pid)
+
+    def stop(self):
+        self.server.stop()
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def ceiling() -> Bench:
+    argv = [sys.executable, "-m", "tests.bench.ceiling", "--port", "{port}"]
+    return Spawned("ceiling", argv, dict(os.environ), "/", "ceiling")
+
+
+def baseline() -> Bench:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.bench.baseline.settings"}
+    argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "{port}",
+            "tests.bench.baseline.asgi:application"]  # fmt: skip
+    return Spawned("baseline", argv, env, "/ws/chat/bench/", "tutorial")
+
+
+def _prepare(env: dict, room: str) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.bench.prepare", room],
+        cwd=REPO, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+class Embedded(Bench):
+    name = "embedded"
+
+    def __init__(self) -> None:
+        self.base = Path(tempfile.mkdtemp(prefix="bench-embedded-"))
+        env = {"DATABASE_URL": f"sqlite:///{self.base / 'db.sqlite3'}", **BENCH_ENV}
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=app_env(env), check=True
+        )
+        room = _prepare(app_env(env), "bench")
+        self.server = DaphneServer.start(env=env, log_path=self.base / "daphne.log")
+        self.target = Target(
+            url=f"{self.server.ws_url}/ws/chat/{room['room']}/",
+            dialect="ours",
+            origin=self.server.origin,
+            cookie=room["cookie"],
+        )
+
+    def processes(self):
+        return _tree(self.server.pid)
+
+    def stop(self):
+        self.server.stop()
+
+
+class Topology(Bench):
+    def __init__(self, name: str, replicas: int) -> None:
+        self.name = name
+        self.topology = NativeTopology(replicas=replicas, extra_env=BENCH_ENV).start()
+        room = _prepare(self.topology.app_env("migrate"), "bench")
+        self.target = Target(
+            url=self.topology.url.replace("https", "wss") + f"/ws/chat/{room['room']}/",
+            dialect="ours",
+            origin=self.topology.url,
+            cookie=room["cookie"],
+        )
+
+    def processes(self):
+        return [p for service in self.topology.services for p in _tree(service.pid)]
+
+    def stop(self):
+        self.topology.stop()
+
+
+FACTORIES = {
+    "ceiling": ceiling,
+    "baseline": baseline,
+    "embedded": Embedded,
+    "redis": lambda: Topology("redis", 1),
+    "scaled": lambda: Topology("scaled", 2),
+}
+
+
+# Measuring ----------------------------------------------------------------------------
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def measure(name: str, sockets: int, processes: int, step_seconds: float) -> dict:
+    bench = FACTORIES[name]()
+    result: dict = {"server": name, "sockets": sockets, "steps": []}
+    receivers = None
+    try:
+        time.sleep(1)
+        rss_before = bench.rss()
+        receivers = Receivers(bench.target, sockets, processes)
+        connect_seconds = receivers.connect()
+        result["connects_per_second"] = round(sockets / connect_seconds, 1)
+        time.sleep(3)
+        result["rss_per_idle_socket_kib"] = round((bench.rss() - rss_before) / sockets / 1024, 1)
+        say(f"{name}: {sockets} sockets in {connect_seconds:.1f} s")
+
+        sent_total, best = 0, 0.0
+        for step, rate in enumerate(RATES):
+            cpu_before, load_before = bench.cpu_seconds(), receivers.cpu_seconds()
+            started = time.monotonic()
+            sent, _sender_cpu = send(bench.target, rate, step_seconds, step, sent_total)
+            sent_total += sent
+            time.sleep(2)  # let the queues drain
+            latencies, span = receivers.take(step)
+            elapsed = time.monotonic() - started
+            expected = sent * sockets
+            delivered = len(latencies)
+            throughput = delivered / max(span, step_seconds)
+            cpu = bench.cpu_seconds() - cpu_before
+            load_cpu = receivers.cpu_seconds() - load_before
+            row = {
+                "offered_per_second": rate * sockets,
+                "delivered_per_second": round(throughput),
+                "delivered_fraction": round(delivered / expected, 4) if expected else 0,
+                "p50_ms": round(percentile(latencies, 0.50), 1),
+                "p95_ms": round(percentile(latencies, 0.95), 1),
+                "p99_ms": round(percentile(latencies, 0.99), 1),
+                "max_ms": round(max(latencies), 1) if latencies else None,
+                "server_cpu_us_per_delivery": round(cpu / delivered * 1e6, 1)
+                if delivered
+                else None,
+                "server_cpu_percent": round(cpu / elapsed * 100),
+                "load_generator_cpu_percent": round(load_cpu / elapsed * 100),
+                "messages_per_second": round(sent / step_seconds, 1),
+            }
+            result["steps"].append(row)
+            say(f"{name}: {json.dumps(row)}")
+            best = max(best, throughput)
+            # Saturated: it fell behind (a tenth undelivered, or p99 over 2 s).
+            if row["delivered_fraction"] < 0.9 or row["p99_ms"] > 2000:
+                break
+        result["peak_deliveries_per_second"] = round(best)
+        missing_before, missing_after = receivers.resume(sent_total)
+        result["messages_sent"] = sent_total
+        result["lost_before_resume"] = missing_before
+        result["lost"] = missing_after
+    finally:
+        if receivers is not None:
+            receivers.close()
+        bench.stop()
+    return result
+
+
+def measure_idle(name: str, sockets: int, processes: int) -> dict:
+    """Hold `sockets` idle sockets on one server process; report its memory."""
+    bench = FACTORIES[name]()
+    receivers = None
+    try:
+        time.sleep(1)
+        rss_before = bench.rss()
+        receivers = Receivers(bench.target, sockets, processes)
+        seconds = receivers.connect()
+        time.sleep(5)
+        rss = bench.rss()
+        return {
+            "server": name,
+            "idle_sockets": sockets,
+            "connect_seconds": round(seconds, 1),
+            "rss_mib": round(rss / 2**20),
+            "rss_per_idle_socket_kib": round((rss - rss_before) / sockets / 1024, 1),
+        }
+    finally:
+        if receivers is not None:
+            receivers.close()
+        bench.stop()
+
+
+# Reporting ----------------------------------------------------------------------------
+
+
+def table(results: list[dict]) -> str:
+    lines = [
+        "| Server | Peak deliveries/s | p99 at 5,000/s | Server CPU per delivery | "
+        "RSS per idle socket | Connects/s | Lost |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for result in results:
+        at_5k = next((s for s in result["steps"] if s["offered_per_second"] >= 5000), None)
+        busiest = max(result["steps"], key=lambda s: s["delivered_per_second"])
+        lines.append(
+            f"| {result['server']} | {result['peak_deliveries_per_second']:,} | "
+            f"{at_5k['p99_ms'] if at_5k else '—'} ms | "
+            f"{busiest['server_cpu_us_per_delivery']} µs | "
+            f"{result['rss_per_idle_socket_kib']} KiB | {result['connects_per_second']:,} | "
+            f"{result['lost']} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(results: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for result in results:
+        steps = result["steps"]
+        axes.plot(
+            [s["offered_per_second"] for s in steps],
+            [s["p99_ms"] for s in steps],
+            marker="o",
+            label=result["server"],
+        )
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("offered deliveries per second")
+    axes.set_ylabel("p99 latency (ms)")
+    axes.set_title(f"One room of {results[0]['sockets']:,} sockets")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+def say(*text, **kwargs) -> None:
+    """The benchmark's progress and results, on standard output."""
+    sys.stdout.write(" ".join(str(t) for t in text) + "\n")
+    sys.stdout.flush()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--servers", default=",".join(ALL))
+    parser.add_argument("--sockets", type=int, default=1000)
+    parser.add_argument("--processes", type=int, default=4, help="receiver processes")
+    parser.add_argument("--step-seconds", type=float, default=5.0)
+    parser.add_argument("--idle", type=int, default=10_000, help="idle sockets (0: skip)")
+    parser.add_argument("--out", type=Path, default=REPO / "bench-results")
+    arguments = parser.parse_args()
+    arguments.out.mkdir(parents=True, exist_ok=True)
+
+    machine = {
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "memory_gib": round(psutil.virtual_memory().total / 2**30),
+    }
+    results = [
+        measure(name, arguments.sockets, arguments.processes, arguments.step_seconds)
+        for name in arguments.servers.split(",")
+    ]
+    idle = []
+    if arguments.idle:
+        for name in ("baseline", "embedded"):
+            idle.append(measure_idle(name, arguments.idle, arguments.processes))
+    report = {"machine": machine, "results": results, "idle": idle}
+    (arguments.out / "results.json").write_text(json.dumps(report, indent=2))
+    text = table(results)
+    if idle:
+        text += "\n\n| Server | Idle sockets | RSS | RSS per idle socket |\n"
+        text += "| --- | ---: | ---: | ---: |\n"
+        text += "\n".join(
+            f"| {i['server']} | {i['idle_sockets']:,} | {i['rss_mib']} MiB | "
+            f"{i['rss_per_idle_socket_kib']} KiB |"
+            for i in idle
+        )
+    (arguments.out / "results.md").write_text(text + "\n")
+    plot(results, arguments.out / "latency.png")
+    say(text)
+    say(f"\nwritten: {arguments.out}/results.json, results.md, latency.png")
+    by_name = {r["server"]: r["peak_deliveries_per_second"] for r in results}
+    if "baseline" in by_name and "embedded" in by_name:
+        say(f"embedded / baseline: {by_name['embedded'] / by_name['baseline']:.1f}×")
+    if "ceiling" in by_name and "embedded" in by_name:
+        say(f"embedded / ceiling: {by_name['embedded'] / by_name['ceiling']:.0%}")
+    if "redis" in by_name and "scaled" in by_name:
+        say(f"scaled / redis: {by_name['scaled'] / by_name['redis']:.2f}×")
+
+
+if __name__ == "__main__":
+    main()
