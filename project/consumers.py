@@ -6,10 +6,10 @@ Close codes an application may send (daphne allows 1000 and 4000-4999):
     4029  the connection kept sending faster than FLOOD_RATE frames a second
 """
 
-import asyncio
 import json
 import logging
 import time
+import uuid
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
 
-from project.presence import presence_heartbeat, presence_join, presence_leave
+from project.fanout import Hub, get_hub
 from project.protocol import Protocol, ProtocolError
 from project.ratelimit import RateLimited
 from project.streams import REPLAY_BATCH, encode, stream_events_after
@@ -62,14 +62,22 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     protocol: Protocol
     presence_names = True
 
+    # The process's hub listens to the channel layer for every stream socket,
+    # so a socket has no channel of its own (project/fanout.py).
+    channel_layer_alias = None
+
     # Socket events -----------------------------------------------------------
 
     async def connect(self) -> None:
         """Called when the socket asks to open."""
+        self.socket_id = uuid.uuid4().hex
         self.group: str | None = None
         self.presence: str | None = None
-        self.heartbeat: asyncio.Task | None = None
+        self.hub: Hub | None = None
         self.replayed_upto = 0
+        # Live frames wait here while a replay is under way (see deliver()).
+        self.live = False
+        self.held: list[tuple[int | None, dict]] = []
         self.tokens = float(FLOOD_BURST)
         self.tokens_at = time.monotonic()
         try:
@@ -81,31 +89,20 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.close()
             return
         # Join before replaying: an event committed during the replay is then
-        # either in the replay or queued for us, never in neither.
+        # either in the replay or handed to us, never in neither.
         self.group = self.stream_group()
         self.presence = self.presence_group()
-        for group in self.groups_joined():
-            await self.channel_layer.group_add(group, self.channel_name)
+        self.hub = get_hub()
+        await self.hub.attach(self, self.groups_joined())
         await self.accept()
         await self.replay(after)
-        await presence_join(
-            stream=self.presence,
-            channel_name=self.channel_name,
-            user=self.scope["user"],
-            names=self.presence_names,
-        )
-        self.heartbeat = asyncio.create_task(self.beat())
+        await self.hub.present_join(self)
 
     async def disconnect(self, code: int) -> None:
         """Called when the socket closes (not when the server process dies)."""
-        if self.heartbeat is not None:
-            self.heartbeat.cancel()
-        if self.group is not None:
-            for group in self.groups_joined():
-                await self.channel_layer.group_discard(group, self.channel_name)
-            await presence_leave(
-                stream=self.presence, channel_name=self.channel_name, names=self.presence_names
-            )
+        if self.hub is not None:
+            self.hub.detach(self, self.groups_joined())
+            await self.hub.present_leave(self)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Called with each inbound frame: check it, then hand it to its command."""
@@ -149,14 +146,14 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         """Resend every event after `after`: the client saw a gap."""
         await self.replay(after)
 
-    # Layer events --------------------------------------------------------------
+    # Frames from the hub ----------------------------------------------------
 
-    async def stream_event(self, event: dict[str, Any]) -> None:
-        """Called for each frame broadcast to the stream's group: send it as is."""
-        seq = event["seq"]
-        if seq is not None and seq <= self.replayed_upto:
-            return  # queued while we replayed it from the database
-        await self.send(text_data=event["frame"])
+    async def deliver(self, seq: int | None, outgoing: dict[str, Any]) -> None:
+        """Send a frame broadcast to the stream (its text was encoded once, at commit)."""
+        if not self.live:
+            self.held.append((seq, outgoing))
+        elif seq is None or seq > self.replayed_upto:
+            await self.base_send(outgoing)
 
     # Machinery -----------------------------------------------------------------
 
@@ -180,37 +177,32 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         return after
 
     async def replay(self, after: int | None) -> None:
-        """Send the stored events after `after` in order, then `stream.ready`."""
-        events = self.stream_events()
-        if after is None:
-            after = await database_sync_to_async(self.stream_head)()
-        else:
-            while True:
-                batch = await database_sync_to_async(stream_events_after)(events, after=after)
-                for seq, frame in batch:
-                    await self.send(text_data=frame)
-                    after = seq
-                if len(batch) < REPLAY_BATCH:
-                    break
-        self.replayed_upto = max(self.replayed_upto, after)
-        await self.send(text_data=encode({"type": "stream.ready", "seq": after}))
+        """Send the stored events after `after` in order, then `stream.ready`.
 
-    async def beat(self) -> None:
-        """Refresh presence and group membership until the socket closes."""
-        while True:
-            await asyncio.sleep(settings.PRESENCE_HEARTBEAT)
-            try:
-                # Re-adding renews the membership before the layer's group_expiry.
-                for group in self.groups_joined():
-                    await self.channel_layer.group_add(group, self.channel_name)
-                await presence_heartbeat(
-                    stream=self.presence,
-                    channel_name=self.channel_name,
-                    user=self.scope["user"],
-                    names=self.presence_names,
-                )
-            except Exception:
-                logger.exception("presence heartbeat failed on %s", self.group)
+        Live frames that arrive meanwhile are held, then sent after it, minus
+        those the replay already sent.
+        """
+        self.live = False
+        try:
+            events = self.stream_events()
+            if after is None:
+                after = await database_sync_to_async(self.stream_head)()
+            else:
+                while True:
+                    batch = await database_sync_to_async(stream_events_after)(events, after=after)
+                    for seq, frame in batch:
+                        await self.send(text_data=frame)
+                        after = seq
+                    if len(batch) < REPLAY_BATCH:
+                        break
+            self.replayed_upto = max(self.replayed_upto, after)
+            await self.send(text_data=encode({"type": "stream.ready", "seq": after}))
+        finally:
+            while self.held:
+                seq, outgoing = self.held.pop(0)
+                if seq is None or seq > self.replayed_upto:
+                    await self.base_send(outgoing)
+            self.live = True
 
     def groups_joined(self) -> list[str]:
         return [self.group] if self.presence == self.group else [self.group, self.presence]

@@ -1,21 +1,23 @@
 """Presence: who has a socket open on a stream, across tabs and processes.
 
-Each socket holds a row refreshed by a heartbeat. A user is present while any
-of their rows is fresh; a row whose process died goes stale and is swept by
-the next heartbeat of any socket still on the stream, so a dead process's
-users disappear within PRESENCE_TTL + PRESENCE_HEARTBEAT seconds.
+Each socket holds a row. Each process's hub (project/fanout.py) refreshes the
+rows of all its sockets at every heartbeat, in one statement, and sweeps the
+stream's rows that nobody refreshed: a process that died stops refreshing, so
+its users disappear within PRESENCE_TTL + PRESENCE_HEARTBEAT seconds, whatever
+happened to its sockets' disconnect handlers.
 """
 
 from datetime import timedelta
 
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from project.models import Presence
 from project.streams import encode
+
+REFRESH_CHUNK = 500
 
 
 def _fresh_after():
@@ -35,59 +37,69 @@ def presence_snapshot(*, stream: str, names: bool = True) -> dict:
     return {"type": "presence", "users": users, "count": len(users) + anonymous}
 
 
-# These services are called from consumers, so they are async: the rows are
-# written in a worker thread, and the snapshot is broadcast from the event loop
-# once that commit is done. Broadcasting from the worker thread instead would
-# block it on the event loop, which during a server shutdown has stopped.
+def _user_or_none(user):
+    return user if user.is_authenticated else None
 
 
-async def _announce(stream: str, snapshot: dict | None) -> None:
-    if snapshot is not None:
-        event = {"type": "stream.event", "seq": None, "frame": encode(snapshot)}
-        await get_channel_layer().group_send(stream, event)
-
-
-async def presence_join(*, stream: str, channel_name: str, user, names: bool = True) -> None:
-    snapshot = await database_sync_to_async(_join)(stream, channel_name, user, names)
-    await _announce(stream, snapshot)
-
-
-async def presence_leave(*, stream: str, channel_name: str, names: bool = True) -> None:
-    await _announce(stream, await database_sync_to_async(_leave)(stream, channel_name, names))
-
-
-async def presence_heartbeat(*, stream: str, channel_name: str, user, names: bool = True) -> None:
-    """Keep this socket fresh and sweep the sockets whose heartbeat stopped."""
-    snapshot = await database_sync_to_async(_beat)(stream, channel_name, user, names)
-    await _announce(stream, snapshot)
-
-
-def _join(stream: str, channel_name: str, user, names: bool) -> dict:
+@database_sync_to_async
+def presence_join(*, stream: str, socket_id: str, user) -> None:
     Presence.objects.update_or_create(
         stream=stream,
-        channel_name=channel_name,
-        defaults={"user": user if user.is_authenticated else None, "last_seen": timezone.now()},
+        channel_name=socket_id,
+        defaults={"user": _user_or_none(user), "last_seen": timezone.now()},
     )
-    return presence_snapshot(stream=stream, names=names)
 
 
-def _leave(stream: str, channel_name: str, names: bool) -> dict | None:
-    deleted, _ = Presence.objects.filter(stream=stream, channel_name=channel_name).delete()
-    return presence_snapshot(stream=stream, names=names) if deleted else None
+@database_sync_to_async
+def presence_leave(*, stream: str, socket_id: str) -> None:
+    Presence.objects.filter(stream=stream, channel_name=socket_id).delete()
 
 
-def _beat(stream: str, channel_name: str, user, names: bool) -> dict | None:
+async def presence_announce(layer, *, stream: str, names: bool) -> None:
+    """Broadcast the stream's presence frame (from the event loop, not a worker thread)."""
+    snapshot = await database_sync_to_async(presence_snapshot)(stream=stream, names=names)
+    event = {"type": "stream.event", "group": stream, "seq": None, "frame": encode(snapshot)}
+    await layer.group_send(stream, event)
+
+
+def presence_refresh(sockets: dict[str, list[tuple[str, object]]]) -> set[str]:
+    """Keep one process's sockets fresh and sweep the rows nobody refreshes.
+
+    `sockets` maps each stream to (socket id, user) of this process's sockets
+    on it. Returns the streams whose presence changed (rows swept or restored).
+    """
+    changed = set()
+    now = timezone.now()
     with transaction.atomic():
-        now = timezone.now()
-        refreshed = Presence.objects.filter(stream=stream, channel_name=channel_name).update(
-            last_seen=now
-        )
-        if not refreshed:
-            Presence.objects.create(
-                stream=stream,
-                channel_name=channel_name,
-                user=user if user.is_authenticated else None,
-                last_seen=now,
-            )
-        swept, _ = Presence.objects.filter(stream=stream, last_seen__lt=_fresh_after()).delete()
-    return presence_snapshot(stream=stream, names=names) if swept or not refreshed else None
+        for stream, entries in sockets.items():
+            ids = [socket_id for socket_id, _user in entries]
+            refreshed = 0
+            for start in range(0, len(ids), REFRESH_CHUNK):
+                chunk = ids[start : start + REFRESH_CHUNK]
+                refreshed += Presence.objects.filter(
+                    stream=stream, channel_name__in=chunk
+                ).update(last_seen=now)
+            if refreshed < len(ids):
+                # A row went missing (swept while this process stalled): restore it.
+                existing = set(
+                    Presence.objects.filter(stream=stream, channel_name__in=ids).values_list(
+                        "channel_name", flat=True
+                    )
+                )
+                Presence.objects.bulk_create(
+                    [
+                        Presence(
+                            stream=stream,
+                            channel_name=socket_id,
+                            user=_user_or_none(user),
+                            last_seen=now,
+                        )
+                        for socket_id, user in entries
+                        if socket_id not in existing
+                    ]
+                )
+                changed.add(stream)
+            swept, _ = Presence.objects.filter(stream=stream, last_seen__lt=_fresh_after()).delete()
+            if swept:
+                changed.add(stream)
+    return changed

@@ -100,7 +100,7 @@ def broadcast_on_commit(group: str, *, frame: str, seq: int | None = None) -> No
     A rolled-back write therefore tells nobody. `seq=None` marks an ephemeral
     frame (presence, typing) that is not part of the stream.
     """
-    event = {"type": "stream.event", "seq": seq, "frame": frame}
+    event = {"type": "stream.event", "group": group, "seq": seq, "frame": frame}
     transaction.on_commit(lambda: broadcast(group, event))
 
 

@@ -43,7 +43,7 @@ async def test_two_people_get_every_message_once_in_order(
         )
         # Each sender's own messages stay in the order they were sent.
         assert [body for body in bodies if body[0] == "a"] == [f"a{n}" for n in range(200)]
-        assert await client.nothing()
+        assert await client.no_events()
     # The other room hears nothing (its own presence frame aside).
     while not await c.nothing():
         assert (await c.receive())["type"] == "presence"
@@ -92,7 +92,7 @@ async def test_a_retried_client_id_is_one_message(connect, make_user, make_room)
     assert again == first
     (seen_by_bob,) = await b.events(1)
     assert seen_by_bob == first
-    assert await b.nothing()
+    assert await b.no_events()
     assert await db(Message.objects.count)() == 1
     await a.close()
     await b.close()
