@@ -16,7 +16,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 import chat.routing  # noqa: E402
 import liveblog.routing  # noqa: E402
-from project import shutdown  # noqa: E402
+from project import gc_tuning, shutdown  # noqa: E402
 from project.origins import SameOriginValidator  # noqa: E402
 
 # A server stopped with SIGTERM exits cleanly (see project/shutdown.py).
@@ -36,3 +36,6 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Start-up objects leave the collector's sight; collections become rarer.
+gc_tuning.tune()

@@ -76,9 +76,9 @@ def presence_refresh(sockets: dict[str, list[tuple[str, object]]]) -> set[str]:
             refreshed = 0
             for start in range(0, len(ids), REFRESH_CHUNK):
                 chunk = ids[start : start + REFRESH_CHUNK]
-                refreshed += Presence.objects.filter(
-                    stream=stream, channel_name__in=chunk
-                ).update(last_seen=now)
+                refreshed += Presence.objects.filter(stream=stream, channel_name__in=chunk).update(
+                    last_seen=now
+                )
             if refreshed < len(ids):
                 # A row went missing (swept while this process stalled): restore it.
                 existing = set(

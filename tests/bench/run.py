@@ -131,21 +131,38 @@ def _prepare(env: dict, room: str) -> dict:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-class Embedded(Bench):
-    name = "embedded"
+UVICORN = [
+    "-m", "uvicorn", "project.asgi:application", "--host", "127.0.0.1", "--port", "{port}",
+    "--loop", "uvloop", "--ws", "websockets", "--ws-max-size", "65536",
+    "--ws-ping-interval", "20", "--ws-ping-timeout", "30", "--no-access-log",
+]  # fmt: skip
 
-    def __init__(self) -> None:
+
+class Embedded(Bench):
+    """This app on SQLite and the in-memory layer, served by daphne (or uvicorn)."""
+
+    def __init__(self, server: str = "daphne") -> None:
+        self.name = "embedded" if server == "daphne" else f"embedded-{server}"
         self.base = Path(tempfile.mkdtemp(prefix="bench-embedded-"))
         env = {"DATABASE_URL": f"sqlite:///{self.base / 'db.sqlite3'}", **BENCH_ENV}
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=app_env(env), check=True
         )
         room = _prepare(app_env(env), "bench")
-        self.server = DaphneServer.start(env=env, log_path=self.base / "daphne.log")
+        if server == "daphne":
+            self.server = DaphneServer.start(env=env, log_path=self.base / "daphne.log")
+            url, origin = self.server.ws_url, self.server.origin
+        else:
+            port = free_port()
+            argv = [sys.executable, *(arg.replace("{port}", str(port)) for arg in UVICORN)]
+            log = self.base / "uvicorn.log"
+            self.server = ServerProcess(_spawn(argv, log, cwd=REPO, env=app_env(env)), log)
+            self.server.wait_until(lambda: _listening(port), "listening")
+            url, origin = f"ws://127.0.0.1:{port}", f"http://127.0.0.1:{port}"
         self.target = Target(
-            url=f"{self.server.ws_url}/ws/chat/{room['room']}/",
+            url=f"{url}/ws/chat/{room['room']}/",
             dialect="ours",
-            origin=self.server.origin,
+            origin=origin,
             cookie=room["cookie"],
         )
 
@@ -179,6 +196,7 @@ FACTORIES = {
     "ceiling": ceiling,
     "baseline": baseline,
     "embedded": Embedded,
+    "embedded-uvicorn": lambda: Embedded("uvicorn"),
     "redis": lambda: Topology("redis", 1),
     "scaled": lambda: Topology("scaled", 2),
 }
