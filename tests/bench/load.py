@@ -22,7 +22,10 @@ from array import array
 from dataclasses import dataclass, field
 
 import psutil
+import uvloop
 from websockets.asyncio.client import connect
+
+from tests.bench.client import LeanSocket, open_lean
 
 CONNECT_CONCURRENCY = 50
 
@@ -75,54 +78,71 @@ def parse(dialect: str, text: str) -> tuple[str | None, int | None]:
 
 
 class Receiver:
-    """One process's sockets, and what they received."""
+    """One process's sockets (lean client: tests/bench/client.py), and what they received."""
 
     def __init__(self, target: Target, count: int) -> None:
         self.target = target
         self.count = count
-        self.sockets = []
+        self.sockets: list[LeanSocket] = []
         self.latencies: dict[int, array] = {}
         self.windows: dict[int, list[int]] = {}  # step -> [first, last] receive time (ns)
-        self.seen: list[set[int]] = []  # per socket: message numbers (or seqs) received
+        self.seen: list[set[int]] = [set() for _ in range(count)]  # message numbers or seqs
         self.connect_seconds = 0.0
 
     async def connect_all(self) -> None:
         started = time.monotonic()
         gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        loop = asyncio.get_running_loop()
+        self.ready = [loop.create_future() for _ in range(self.count)]
 
-        async def one(index: int):
+        async def one(index: int) -> LeanSocket:
             async with gate:
-                socket = await self.target.open()
-                if self.target.dialect == "ours":
-                    while json.loads(await socket.recv())["type"] != "stream.ready":
-                        pass
+                socket = await open_lean(
+                    self.target.url,
+                    origin=self.target.origin,
+                    cookie=self.target.cookie,
+                    on_text=self.handler(index),
+                )
+                if self.target.dialect != "ours":
+                    self.ready[index].set_result(None)
+                await self.ready[index]
                 return socket
 
         self.sockets = await asyncio.gather(*(one(n) for n in range(self.count)))
         self.connect_seconds = time.monotonic() - started
-        self.seen = [set() for _ in self.sockets]
-        self.tasks = [
-            asyncio.create_task(self.listen(n, socket)) for n, socket in enumerate(self.sockets)
-        ]
 
-    async def listen(self, index: int, socket) -> None:
-        dialect, seen = self.target.dialect, self.seen[index]
-        latencies = self.latencies
-        async for text in socket:
+    def handler(self, index: int):
+        dialect, seen, ready = self.target.dialect, self.seen[index], self.ready[index]
+        latencies, windows = self.latencies, self.windows
+
+        def on_text(payload: bytes) -> None:
             now = time.time_ns()
-            message, seq = parse(dialect, text)
-            if message is None:
-                continue
+            seq = None
+            if dialect == "ours":
+                frame = json.loads(payload)
+                kind = frame["type"]
+                if kind == "chat.message":
+                    message, seq = frame["message"]["body"], frame["seq"]
+                else:
+                    if kind == "stream.ready" and not ready.done():
+                        ready.set_result(None)
+                    return
+            elif dialect == "tutorial":
+                message = json.loads(payload)["message"]
+            else:
+                message = payload.decode()
             step, number, sent = message.split(":")
-            step = int(step)
             key = seq if seq is not None else int(number)
             if key in seen:
-                continue  # a duplicate would be a bug; resume replays what was missed
+                return  # a duplicate would be a bug; resume replays only what was missed
             seen.add(key)
+            step = int(step)
             if step >= 0:
                 latencies.setdefault(step, array("d")).append((now - int(sent)) / 1e6)
-                window = self.windows.setdefault(step, [now, now])
+                window = windows.setdefault(step, [now, now])
                 window[1] = now
+
+        return on_text
 
     def take(self, step: int) -> tuple[list[float], list[int] | None]:
         return list(self.latencies.pop(step, array("d"))), self.windows.pop(step, None)
@@ -135,15 +155,13 @@ class Receiver:
         for socket, seen in zip(self.sockets, self.seen, strict=True):
             missing = [seq for seq in range(1, expected + 1) if seq not in seen]
             if missing:
-                await socket.send(json.dumps({"type": "stream.sync", "after": missing[0] - 1}))
+                socket.send_text(json.dumps({"type": "stream.sync", "after": missing[0] - 1}))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and any(len(s) < expected for s in self.seen):  # noqa: ASYNC110 - polling the listeners' progress
             await asyncio.sleep(0.2)
         return before, sum(expected - len(seen) for seen in self.seen)
 
     async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
         await asyncio.gather(*(socket.close() for socket in self.sockets), return_exceptions=True)
 
 
@@ -171,7 +189,7 @@ def receiver_main(target: Target, count: int, pipe) -> None:
                 pipe.send(None)
                 return
 
-    asyncio.run(serve())
+    uvloop.run(serve())
 
 
 class Receivers:

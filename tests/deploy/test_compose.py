@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from project.settings.base import PRESENCE_HEARTBEAT, channel_layers
-from tests.deploy.topology import NGINX_CONF, TEMPLATE, compose_config, render_template
+from tests.deploy.topology import TEMPLATE, compose_config, native_nginx_conf, render_template
 from tests.harness import REPO
 
 BIN = Path(sys.executable).parent
@@ -84,7 +84,7 @@ def test_the_nginx_template_is_valid(config, tmp_path):
     for folder in ("conf.d", "temp"):
         (tmp_path / folder).mkdir()
     (tmp_path / "conf.d" / "default.conf").write_text(rendered)
-    (tmp_path / "nginx.conf").write_text(NGINX_CONF.format(prefix=tmp_path))
+    (tmp_path / "nginx.conf").write_text(native_nginx_conf(tmp_path))
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     result = subprocess.run(
         [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e", "stderr"],

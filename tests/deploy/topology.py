@@ -11,7 +11,8 @@ stands in for Docker, and nothing else, is rewritten:
 - Docker's DNS: a small DNS server (tests/deploy/dns.py) answers `ws` with
   every daphne replica's address and `http` with gunicorn's;
 - container paths and servers: DATABASE_URL and REDIS_URL point at a
-  throwaway PostgreSQL and Redis; the static files (the image's and the
+  throwaway PostgreSQL and Redis; nginx's pid, logs and temporary files live
+  in its prefix; the static files (the image's and the
   volume's are the same collectstatic output) and the TLS certificate live in
   a temporary directory; and the image's virtualenv is ours.
 """
@@ -49,24 +50,22 @@ NGINX_ADDRESS = "172.28.0.10"
 APP_PORT = "8000"
 SECRET_KEY = "native-topology-secret-key-" + "x" * 40
 
-# Wraps the rendered template as the official image's own nginx.conf does.
-NGINX_CONF = """\
-worker_processes 2;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log info;
-events {{ worker_connections 1024; }}
-http {{
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    access_log {prefix}/access.log;
-    client_body_temp_path {prefix}/temp/body;
-    proxy_temp_path {prefix}/temp/proxy;
-    fastcgi_temp_path {prefix}/temp/fastcgi;
-    uwsgi_temp_path {prefix}/temp/uwsgi;
-    scgi_temp_path {prefix}/temp/scgi;
-    include {prefix}/conf.d/*.conf;
-}}
-"""
+MAIN_CONF = DEPLOY / "nginx" / "nginx.conf"
+
+
+def native_nginx_conf(prefix: Path) -> str:
+    """deploy/nginx/nginx.conf with its container paths moved under `prefix`."""
+    text = MAIN_CONF.read_text()
+    text = text.replace("/var/run/nginx.pid", f"{prefix}/nginx.pid")
+    text = text.replace("/var/log/nginx/", f"{prefix}/")
+    temp_paths = "".join(
+        f"    {kind}_temp_path {prefix}/temp/{kind};\n"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    return text.replace(
+        "    include /etc/nginx/conf.d/*.conf;",
+        f"{temp_paths}    include {prefix}/conf.d/*.conf;",
+    )
 
 
 def compose_config(project_dir: Path, env_file: Mapping[str, str]) -> dict:
@@ -285,7 +284,7 @@ class NativeTopology:
         (prefix / "conf.d" / "default.conf").write_text(
             render_template(TEMPLATE.read_text(), values)
         )
-        (prefix / "nginx.conf").write_text(NGINX_CONF.format(prefix=prefix))
+        (prefix / "nginx.conf").write_text(native_nginx_conf(prefix))
         argv = ["nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
                 "-e", "stderr", "-g", "daemon off;"]  # fmt: skip
         self.nginx = Service.start(
