@@ -213,15 +213,26 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def measure(name: str, sockets: int, processes: int, step_seconds: float) -> dict:
+@contextlib.contextmanager
+def connected(name: str, sockets: int, processes: int):
+    """Start server `name` and connect `sockets` to its room: (server, receivers, seconds, RSS
+    before connecting). Everything is stopped on the way out."""
     bench = FACTORIES[name]()
-    result: dict = {"server": name, "sockets": sockets, "steps": []}
     receivers = None
     try:
         time.sleep(1)
         rss_before = bench.rss()
         receivers = Receivers(bench.target, sockets, processes)
-        connect_seconds = receivers.connect()
+        yield bench, receivers, receivers.connect(), rss_before
+    finally:
+        if receivers is not None:
+            receivers.close()
+        bench.stop()
+
+
+def measure(name: str, sockets: int, processes: int, step_seconds: float) -> dict:
+    result: dict = {"server": name, "sockets": sockets, "steps": []}
+    with connected(name, sockets, processes) as (bench, receivers, connect_seconds, rss_before):
         result["connects_per_second"] = round(sockets / connect_seconds, 1)
         time.sleep(3)
         result["rss_per_idle_socket_kib"] = round((bench.rss() - rss_before) / sockets / 1024, 1)
@@ -273,10 +284,6 @@ def measure(name: str, sockets: int, processes: int, step_seconds: float) -> dic
         result["messages_acknowledged"] = expected
         result["lost_before_resume"] = missing_before
         result["lost"] = missing_after
-    finally:
-        if receivers is not None:
-            receivers.close()
-        bench.stop()
     return result
 
 
@@ -294,13 +301,7 @@ def stream_head(target: Target) -> int:
 
 def measure_idle(name: str, sockets: int, processes: int) -> dict:
     """Hold `sockets` idle sockets on one server process; report its memory."""
-    bench = FACTORIES[name]()
-    receivers = None
-    try:
-        time.sleep(1)
-        rss_before = bench.rss()
-        receivers = Receivers(bench.target, sockets, processes)
-        seconds = receivers.connect()
+    with connected(name, sockets, processes) as (bench, _receivers, seconds, rss_before):
         time.sleep(5)
         rss = bench.rss()
         return {
@@ -310,10 +311,6 @@ def measure_idle(name: str, sockets: int, processes: int) -> dict:
             "rss_mib": round(rss / 2**20),
             "rss_per_idle_socket_kib": round((rss - rss_before) / sockets / 1024, 1),
         }
-    finally:
-        if receivers is not None:
-            receivers.close()
-        bench.stop()
 
 
 # Reporting ----------------------------------------------------------------------------
