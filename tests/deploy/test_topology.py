@@ -106,7 +106,16 @@ def test_an_editors_update_reaches_a_reader_on_a_replica(topology, open_page):
     expect(reader.locator("#timeline > li.post").first).to_contain_text(
         "Published through gunicorn"
     )
-    assert "POST /live/release-day/posts" in topology.http.log_path.read_text()
+
+    # gunicorn logs the request once its response is out, which may be after
+    # the broadcast reached the reader.
+    def served_by_gunicorn() -> bool:
+        return "POST /live/release-day/posts" in topology.http.log_path.read_text()
+
+    deadline = time.monotonic() + 10
+    while not served_by_gunicorn():
+        assert time.monotonic() < deadline, "gunicorn never logged the editor's POST"
+        time.sleep(0.05)
 
 
 OPEN_SOCKET = """url => new Promise(resolve => {
