@@ -198,10 +198,8 @@ def post_update(
                 changes["edited_at"] = timezone.now()
         if key_event is not None and key_event != post.key_event:
             changes["key_event"] = key_event
-        if state is not None:
-            _change_state(liveblog, post, state, publish_at, **changes)
-        elif changes:
-            _change(liveblog, post, **changes)
+        if state is not None or changes:
+            _change(liveblog, post, state=state, publish_at=publish_at, **changes)
     return post
 
 
@@ -239,7 +237,7 @@ def publish_due(*, now: datetime | None = None) -> list[Post]:
             liveblog = Liveblog.objects.select_for_update().get(pk=liveblog_id)
             post = due.select_for_update().filter(pk=post_id).first()
             if post is not None:
-                _change_state(liveblog, post, State.PUBLISHED, None)
+                _change(liveblog, post, state=State.PUBLISHED)
                 published.append(post)
     return published
 
@@ -264,22 +262,21 @@ def _unpin_others(liveblog: Liveblog, post: Post) -> None:
         _change(liveblog, other, pinned=False)
 
 
-def _change_state(
-    liveblog: Liveblog, post: Post, state: str, publish_at: datetime | None, **changes
+def _change(
+    liveblog: Liveblog,
+    post: Post,
+    *,
+    state: str | None = None,
+    publish_at: datetime | None = None,
+    **changes,
 ) -> None:
+    """Apply `changes` (and a new `state`, if given) to `post`, then log what each audience saw."""
     before = {audience: post.visible_to(audience) for audience in AUDIENCES}
     for field, value in changes.items():
         setattr(post, field, value)
-    _set_state(post, state, publish_at, timezone.now())
+    if state is not None:
+        _set_state(post, state, publish_at, timezone.now())
     post.save()
-    _commit(liveblog, post, before)
-
-
-def _change(liveblog: Liveblog, post: Post, **changes) -> None:
-    before = {audience: post.visible_to(audience) for audience in AUDIENCES}
-    for field, value in changes.items():
-        setattr(post, field, value)
-    post.save(update_fields=list(changes))
     _commit(liveblog, post, before)
 
 

@@ -10,6 +10,7 @@ import json
 import logging
 import time
 import uuid
+from collections import deque
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -77,7 +78,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.replayed_upto = 0
         # Live frames wait here while a replay is under way (see deliver()).
         self.live = False
-        self.held: list[tuple[int | None, dict]] = []
+        self.held: deque[tuple[int | None, dict]] = deque()
         self.tokens = float(FLOOD_BURST)
         self.tokens_at = time.monotonic()
         try:
@@ -199,7 +200,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.send(text_data=encode({"type": "stream.ready", "seq": after}))
         finally:
             while self.held:
-                seq, outgoing = self.held.pop(0)
+                seq, outgoing = self.held.popleft()
                 if seq is None or seq > self.replayed_upto:
                     await self.base_send(outgoing)
             self.live = True

@@ -86,8 +86,15 @@ class Hub:
         if self.channel is not None:
             return
         if self.starting is None:
-            self.starting = asyncio.get_running_loop().create_future()
-            channel = await self.layer.new_channel()
+            starting = self.starting = asyncio.get_running_loop().create_future()
+            try:
+                channel = await self.layer.new_channel()
+            except BaseException as error:
+                # The next socket tries again; those waiting now see this error.
+                self.starting = None
+                starting.set_exception(error)
+                starting.exception()
+                raise
             self.tasks = [
                 asyncio.create_task(self._receive(channel), name="hub receive"),
                 asyncio.create_task(self._maintain(), name="hub maintenance"),

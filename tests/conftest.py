@@ -151,6 +151,21 @@ def stack_env(request: pytest.FixtureRequest, django_db_setup: None) -> dict[str
 # Live servers ----------------------------------------------------------------------
 
 
+def _app_processes(kind, label: str, request, stack_env: dict[str, str], tmp_path: Path):
+    """A starter of `kind` processes (DaphneServer, LiveblogWorker) on the test database,
+    and the list of those it started, for the fixture to stop."""
+    started: list = []
+
+    def start(**env: str | None):
+        log_path = tmp_path / f"{label.replace(' ', '-')}-{len(started) + 1}.log"
+        process = kind.start(env={**stack_env, **env}, log_path=log_path)
+        started.append(process)
+        attach_log(request.node, f"{label} pid {process.pid} output", process.log)
+        return process
+
+    return start, started
+
+
 @pytest.fixture
 def daphne_factory(
     request: pytest.FixtureRequest,
@@ -165,18 +180,9 @@ def daphne_factory(
     one's output. The data a test writes must be committed for daphne to see
     it, hence `transactional_db`.
     """
-    servers: list[DaphneServer] = []
-
-    def start(**env: str | None) -> DaphneServer:
-        server = DaphneServer.start(
-            env={**stack_env, **env}, log_path=tmp_path / f"daphne-{len(servers) + 1}.log"
-        )
-        servers.append(server)
-        attach_log(request.node, f"daphne pid {server.pid} output", server.log)
-        return server
-
+    start, started = _app_processes(DaphneServer, "daphne", request, stack_env, tmp_path)
     yield start
-    for server in reversed(servers):
+    for server in reversed(started):
         server.stop()
 
 
@@ -187,18 +193,10 @@ def worker_factory(
     stack_env: dict[str, str],
     tmp_path: Path,
 ) -> Iterator[Callable[..., LiveblogWorker]]:
-    """Start liveblog workers (the scheduler) on the test database; stopped after the test."""
-    workers: list[LiveblogWorker] = []
-
-    def start(**env: str | None) -> LiveblogWorker:
-        log_path = tmp_path / f"worker-{len(workers) + 1}.log"
-        worker = LiveblogWorker.start(env={**stack_env, **env}, log_path=log_path)
-        workers.append(worker)
-        attach_log(request.node, f"liveblog worker pid {worker.pid} output", worker.log)
-        return worker
-
+    """Start liveblog workers (the scheduler) on the test database, as daphne_factory does."""
+    start, started = _app_processes(LiveblogWorker, "liveblog worker", request, stack_env, tmp_path)
     yield start
-    for worker in reversed(workers):
+    for worker in reversed(started):
         worker.stop()
 
 

@@ -133,8 +133,8 @@ def channel_layers(redis_url: str) -> dict:
                 ],
                 "capacity": capacity,
                 "expiry": 60,
-                # Every live socket re-joins its groups at each presence heartbeat,
-                # so this only bounds how long a killed process's sockets linger.
+                # Each live process's hub re-joins its groups at every presence heartbeat,
+                # so this only bounds how long a killed process lingers in them.
                 "group_expiry": env_int("CHANNEL_LAYER_GROUP_EXPIRY", 300),
             },
         }

@@ -62,18 +62,6 @@ def body(step: int, number: int) -> str:
     return f"{step}:{number}:{time.time_ns()}"
 
 
-def parse(dialect: str, text: str) -> tuple[str | None, int | None]:
-    """(message body, seq) of a received frame; body None for frames that are not messages."""
-    if dialect == "ceiling":
-        return text, None
-    frame = json.loads(text)
-    if dialect == "tutorial":
-        return frame["message"], None
-    if frame.get("type") == "chat.message":
-        return frame["message"]["body"], frame["seq"]
-    return None, None
-
-
 # Receivers --------------------------------------------------------------------------
 
 
