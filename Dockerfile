@@ -1,4 +1,4 @@
-# The application image: daphne (ASGI) by default; gunicorn (WSGI) is in it too.
+# The application image: daphne (ASGI, on uvloop: project/daphne.py) by default; gunicorn (WSGI) is in it too.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
@@ -32,4 +32,4 @@ EXPOSE 8000
 # /healthz answers only for an allowed host: ask with the first one.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request as u; host = os.environ['DJANGO_ALLOWED_HOSTS'].split(',')[0].strip().lstrip('.'); r = u.urlopen(u.Request('http://127.0.0.1:8000/healthz', headers={'Host': host}), timeout=4); sys.exit(r.status != 200)"]
-CMD ["daphne", "--websocket-max-message-size", "65536", "-b", "0.0.0.0", "-p", "8000", "project.asgi:application"]
+CMD ["python", "-m", "project.daphne", "--websocket-max-message-size", "65536", "-b", "0.0.0.0", "-p", "8000", "project.asgi:application"]

@@ -26,7 +26,7 @@ run: $(STAMP) ## Serve the app with demo data on http://127.0.0.1:8000 (PORT= to
 	$(BIN)/python manage.py load_demo_data
 	$(BIN)/python manage.py liveblog_worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT; \
-	$(BIN)/daphne --websocket-max-message-size 65536 -b 127.0.0.1 -p $(PORT) project.asgi:application
+	$(BIN)/python -m project.daphne --websocket-max-message-size 65536 -b 127.0.0.1 -p $(PORT) project.asgi:application
 
 demo: $(STAMP) ## Load the demo data (idempotent)
 	$(BIN)/python manage.py load_demo_data

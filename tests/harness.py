@@ -351,7 +351,7 @@ class DaphneServer(ServerProcess):
         listener.bind(("127.0.0.1", 0))
         listener.listen(128)
         port = listener.getsockname()[1]
-        argv = [sys.executable, "-m", "daphne", "--fd", str(listener.fileno()),
+        argv = [sys.executable, "-m", "project.daphne", "--fd", str(listener.fileno()),
                 "project.asgi:application"]  # fmt: skip
         try:
             process = _spawn(argv, log_path, cwd=REPO, env=child_env, pass_fds=[listener.fileno()])

@@ -66,12 +66,18 @@ def body(step: int, number: int) -> str:
 
 
 class Receiver:
-    """One process's sockets (lean client: tests/bench/client.py), and what they received."""
+    """One process's sockets (lean client: tests/bench/client.py), and what they received.
+
+    While a step runs, a frame costs the receiver one timestamp and one append:
+    parsing waits for `take()`, after the step, so it neither competes with the
+    server for the cores nor delays the next socket's frame.
+    """
 
     def __init__(self, target: Target, count: int) -> None:
         self.target = target
         self.count = count
         self.sockets: list[LeanSocket] = []
+        self.received: list[tuple[int, int, bytes]] = []  # (socket, receive time ns, payload)
         self.latencies: dict[int, array] = {}
         self.windows: dict[int, list[int]] = {}  # step -> [first, last] receive time (ns)
         self.seen: list[set[int]] = [set() for _ in range(count)]  # message numbers or seqs
@@ -100,43 +106,49 @@ class Receiver:
         self.connect_seconds = time.monotonic() - started
 
     def handler(self, index: int):
-        dialect, seen, ready = self.target.dialect, self.seen[index], self.ready[index]
-        latencies, windows = self.latencies, self.windows
+        ready, append, clock = self.ready[index], self.received.append, time.time_ns
 
         def on_text(payload: bytes) -> None:
-            now = time.time_ns()
+            append((index, clock(), payload))
+            if not ready.done() and b'"stream.ready"' in payload:
+                ready.set_result(None)
+
+        return on_text
+
+    def digest(self) -> None:
+        """Parse what arrived since the last call: latencies, windows and seen sets."""
+        received, self.received = self.received, []
+        dialect, latencies, windows = self.target.dialect, self.latencies, self.windows
+        for index, now, payload in received:
             seq = None
             if dialect == "ours":
                 frame = json.loads(payload)
-                kind = frame["type"]
-                if kind == "chat.message":
-                    message, seq = frame["message"]["body"], frame["seq"]
-                else:
-                    if kind == "stream.ready" and not ready.done():
-                        ready.set_result(None)
-                    return
+                if frame["type"] != "chat.message":
+                    continue
+                message, seq = frame["message"]["body"], frame["seq"]
             elif dialect == "tutorial":
                 message = json.loads(payload)["message"]
             else:
                 message = payload.decode()
             step, number, sent = message.split(":")
             key = seq if seq is not None else int(number)
+            seen = self.seen[index]
             if key in seen:
-                return  # a duplicate would be a bug; resume replays only what was missed
+                continue  # a duplicate would be a bug; resume replays only what was missed
             seen.add(key)
             step = int(step)
             if step >= 0:
                 latencies.setdefault(step, array("d")).append((now - int(sent)) / 1e6)
                 window = windows.setdefault(step, [now, now])
-                window[1] = now
-
-        return on_text
+                window[0], window[1] = min(window[0], now), max(window[1], now)
 
     def take(self, step: int) -> tuple[list[float], list[int] | None]:
+        self.digest()
         return list(self.latencies.pop(step, array("d"))), self.windows.pop(step, None)
 
     async def resume(self, expected: int) -> tuple[int, int]:
         """(missing before, missing after) resuming each socket from its first gap."""
+        self.digest()
         before = sum(expected - len(seen) for seen in self.seen)
         if self.target.dialect != "ours" or before == 0:
             return before, before
@@ -147,6 +159,7 @@ class Receiver:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and any(len(s) < expected for s in self.seen):  # noqa: ASYNC110 - polling the listeners' progress
             await asyncio.sleep(0.2)
+            self.digest()
         return before, sum(expected - len(seen) for seen in self.seen)
 
     async def close(self) -> None:

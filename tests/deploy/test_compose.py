@@ -44,7 +44,7 @@ def test_the_services_are_the_documented_topology(config):
     published = {name for name, service in services.items() if service.get("ports")}
     assert published == {"nginx"}
     assert services["http"]["command"][:2] == ["gunicorn", "project.wsgi:application"]
-    assert services["ws"]["command"][0] == "daphne"
+    assert services["ws"]["command"][:3] == ["python", "-m", "project.daphne"]
     assert services["worker"]["command"][:3] == ["python", "manage.py", "liveblog_worker"]
     for name in ("http", "ws", "worker"):
         depends = services[name]["depends_on"]
