@@ -80,9 +80,14 @@ TEMPLATES = [
 
 def database(url: str) -> dict:
     """One database from a URL; SQLite next to the code when no URL is given."""
-    # Under ASGI every consumer call runs in a thread of its own, so persistent
-    # connections would be one per thread that nobody closes: keep CONN_MAX_AGE 0.
-    config = dj_database_url.parse(url or f"sqlite:///{BASE_DIR / 'db.sqlite3'}", conn_max_age=0)
+    # Kept connections: see DATABASE_CONN_MAX_AGE in docs/configuration.md. The
+    # default, 0, opens one per unit of work, as Django advises under ASGI.
+    max_age = env_int("DATABASE_CONN_MAX_AGE", 0)
+    config = dj_database_url.parse(
+        url or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=max_age,
+        conn_health_checks=max_age > 0,
+    )
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # IMMEDIATE transactions take the write lock up front, so concurrent
         # senders queue instead of failing with "database is locked"; WAL lets

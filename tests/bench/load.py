@@ -117,7 +117,8 @@ class Receiver:
 
     def digest(self) -> None:
         """Parse what arrived since the last call: latencies, windows and seen sets."""
-        received, self.received = self.received, []
+        received = self.received.copy()  # the handlers hold this list's append
+        self.received.clear()
         dialect, latencies, windows = self.target.dialect, self.latencies, self.windows
         for index, now, payload in received:
             seq = None

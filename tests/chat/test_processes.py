@@ -11,6 +11,8 @@ import os
 import signal
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connection
 from websockets.asyncio.client import connect
 
 from chat.services import room_create
@@ -85,3 +87,66 @@ async def test_sigterm_with_sockets_open_stops_daphne_cleanly(daphne_factory, pe
         # and exit 0 (not crash in the interpreter's teardown: project/shutdown.py).
         returncode = await asyncio.to_thread(server.process.wait, 20)
     assert returncode == 0, server.log()
+
+
+SERVER_NAME = "kept-connections-daphne"
+
+
+def _server_backends() -> set[int]:
+    """The PostgreSQL backends the daphne under test holds (by its application_name)."""
+    query = "SELECT pid FROM pg_stat_activity WHERE application_name = %s"
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(query, [SERVER_NAME])
+            return {pid for (pid,) in cursor.fetchall()}
+    finally:
+        connection.close()  # this helper's thread holds no session past its call
+
+
+def _terminate(pids: set[int]) -> None:
+    try:
+        with connection.cursor() as cursor:
+            for pid in pids:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        connection.close()
+
+
+@pytest.mark.timeout(60)
+async def test_a_kept_database_connection_is_reused_and_replaced_when_it_drops(
+    daphne_factory, stack_env, people
+):
+    """DATABASE_CONN_MAX_AGE (as the compose stack sets it): no connection per message,
+    and a connection the server dropped is noticed and replaced, not reported as an error."""
+    if connection.vendor != "postgresql":
+        pytest.skip("kept connections are for PostgreSQL; the stack run covers this")
+    room, ann_cookie, _ = people
+    server = daphne_factory(
+        DATABASE_CONN_MAX_AGE="60",
+        DATABASE_URL=f"{stack_env['DATABASE_URL']}?application_name={SERVER_NAME}",
+    )
+    url = f"{server.ws_url}/ws/chat/{room.slug}/"
+    async with connect(url, origin=server.origin, additional_headers={"Cookie": ann_cookie}) as ann:
+
+        async def say(n: int) -> None:
+            await ann.send(json.dumps({"type": "chat.send", "body": f"m{n}", "client_id": f"c{n}"}))
+            frame = await next_frame(ann, "chat.message", seq=n)
+            assert frame["message"]["body"] == f"m{n}"
+
+        await next_frame(ann, "stream.ready")
+        await say(1)
+        kept = await sync_to_async(_server_backends)()
+        assert kept, "the server keeps its connection between messages"
+        for n in range(2, 7):
+            await say(n)
+        assert await sync_to_async(_server_backends)() == kept
+
+        await sync_to_async(_terminate)(kept)
+        await say(7)
+        assert not (await sync_to_async(_server_backends)()) & kept
+
+    # The test database is dropped at the end of the run: let the server's sessions end first.
+    await asyncio.to_thread(server.stop)
+    async with asyncio.timeout(10):
+        while await sync_to_async(_server_backends)():  # noqa: ASYNC110 - polling PostgreSQL
+            await asyncio.sleep(0.1)
