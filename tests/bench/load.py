@@ -150,7 +150,7 @@ class Receiver:
     async def resume(self, expected: int) -> tuple[int, int]:
         """(missing before, missing after) resuming each socket from its first gap."""
         self.digest()
-        before = sum(expected - len(seen) for seen in self.seen)
+        before = self.missing(expected)
         if self.target.dialect != "ours" or before == 0:
             return before, before
         for socket, seen in zip(self.sockets, self.seen, strict=True):
@@ -158,10 +158,15 @@ class Receiver:
             if missing:
                 socket.send_text(json.dumps({"type": "stream.sync", "after": missing[0] - 1}))
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and any(len(s) < expected for s in self.seen):  # noqa: ASYNC110 - polling the listeners' progress
+        while time.monotonic() < deadline and self.missing(expected):  # noqa: ASYNC110 - polling the listeners' progress
             await asyncio.sleep(0.2)
             self.digest()
-        return before, sum(expected - len(seen) for seen in self.seen)
+        return before, self.missing(expected)
+
+    def missing(self, expected: int) -> int:
+        """Deliveries of messages 1..expected that no socket of this process has had."""
+        wanted = range(1, expected + 1) if self.target.dialect == "ours" else range(expected)
+        return sum(1 for seen in self.seen for key in wanted if key not in seen)
 
     async def close(self) -> None:
         await asyncio.gather(*(socket.close() for socket in self.sockets), return_exceptions=True)

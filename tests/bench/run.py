@@ -278,7 +278,7 @@ def measure(name: str, sockets: int, processes: int, step_seconds: float) -> dic
         # is what every socket must end with. (A message still unread in the
         # server's queue when the sender hung up was never acknowledged; the
         # real client resends those with the same client_id.)
-        expected = stream_head(bench.target) if bench.target.dialect == "ours" else sent_total
+        expected = settled_head(bench.target) if bench.target.dialect == "ours" else sent_total
         missing_before, missing_after = receivers.resume(expected)
         result["messages_sent"] = sent_total
         result["messages_acknowledged"] = expected
@@ -297,6 +297,17 @@ def stream_head(target: Target) -> int:
             return frame["seq"]
 
     return asyncio.run(ask())
+
+
+def settled_head(target: Target) -> int:
+    """The head once the server has worked through every frame sent: it stopped moving."""
+    head = stream_head(target)
+    while True:
+        time.sleep(1)
+        later = stream_head(target)
+        if later == head:
+            return head
+        head = later
 
 
 def measure_idle(name: str, sockets: int, processes: int) -> dict:
