@@ -239,7 +239,9 @@ def measure(name: str, sockets: int, processes: int, step_seconds: float) -> dic
         say(f"{name}: {sockets} sockets in {connect_seconds:.1f} s")
 
         sent_total, best = 0, 0.0
+        ours = bench.target.dialect == "ours"
         for step, rate in enumerate(RATES):
+            head_before = stream_head(bench.target) if ours else 0
             cpu_before, load_before = bench.cpu_seconds(), receivers.cpu_seconds()
             started = time.monotonic()
             sent, _sender_cpu = send(bench.target, rate, step_seconds, step, sent_total)
@@ -250,6 +252,8 @@ def measure(name: str, sockets: int, processes: int, step_seconds: float) -> dic
             expected = sent * sockets
             delivered = len(latencies)
             throughput = delivered / max(span, step_seconds)
+            # Committed during the step (and its drain), over the same window as deliveries.
+            persisted = stream_head(bench.target) - head_before if ours else None
             cpu = bench.cpu_seconds() - cpu_before
             load_cpu = receivers.cpu_seconds() - load_before
             row = {
@@ -266,6 +270,9 @@ def measure(name: str, sockets: int, processes: int, step_seconds: float) -> dic
                 "server_cpu_percent": round(cpu / elapsed * 100),
                 "load_generator_cpu_percent": round(load_cpu / elapsed * 100),
                 "messages_per_second": round(sent / step_seconds, 1),
+                "persisted_per_second": round(persisted / max(span, step_seconds), 1)
+                if ours
+                else None,
             }
             result["steps"].append(row)
             say(f"{name}: {json.dumps(row)}")
@@ -330,8 +337,8 @@ def measure_idle(name: str, sockets: int, processes: int) -> dict:
 def table(results: list[dict]) -> str:
     lines = [
         "| Server | Peak deliveries/s | p99 at 5,000/s | Server CPU per delivery | "
-        "RSS per idle socket | Connects/s | Lost |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "Persisted msgs/s | RSS per idle socket | Connects/s | Lost |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for result in results:
         at_5k = next((s for s in result["steps"] if s["offered_per_second"] >= 5000), None)
@@ -340,6 +347,7 @@ def table(results: list[dict]) -> str:
             f"| {result['server']} | {result['peak_deliveries_per_second']:,} | "
             f"{at_5k['p99_ms'] if at_5k else '—'} ms | "
             f"{busiest['server_cpu_us_per_delivery']} µs | "
+            f"{busiest.get('persisted_per_second') or '—'} | "
             f"{result['rss_per_idle_socket_kib']} KiB | {result['connects_per_second']:,} | "
             f"{result['lost']} |"
         )
