@@ -1,4 +1,5 @@
-# The application image: daphne (ASGI, on uvloop: project/daphne.py) by default; gunicorn (WSGI) is in it too.
+# The application image: daphne (ASGI, on uvloop: project/daphne.py) by default;
+# gunicorn (WSGI) is in it too.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
