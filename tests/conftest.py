@@ -39,6 +39,13 @@ def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         if BROWSER_TESTS in Path(item.path).parents:
             item.add_marker(pytest.mark.browser)
+    # A test of PostgreSQL itself belongs to the PostgreSQL run only: elsewhere
+    # it is left out of the selection, not run and skipped.
+    if not ON_REDIS_STACK:
+        elsewhere = [item for item in items if item.get_closest_marker("postgres")]
+        if elsewhere:
+            config.hook.pytest_deselected(items=elsewhere)
+            items[:] = [item for item in items if not item.get_closest_marker("postgres")]
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -252,10 +252,11 @@ def measure(name: str, sockets: int, processes: int, step_seconds: float) -> dic
             expected = sent * sockets
             delivered = len(latencies)
             throughput = delivered / max(span, step_seconds)
-            # Committed during the step (and its drain), over the same window as deliveries.
-            persisted = stream_head(bench.target) - head_before if ours else None
             cpu = bench.cpu_seconds() - cpu_before
             load_cpu = receivers.cpu_seconds() - load_before
+            # Committed during the step (and its drain), over the same window as deliveries;
+            # read after the CPU figures, so the socket that reads it is not counted in them.
+            persisted = stream_head(bench.target) - head_before if ours else None
             row = {
                 "offered_per_second": rate * sockets,
                 "delivered_per_second": round(throughput),

@@ -112,14 +112,13 @@ def _terminate(pids: set[int]) -> None:
         connection.close()
 
 
+@pytest.mark.postgres
 @pytest.mark.timeout(60)
 async def test_a_kept_database_connection_is_reused_and_replaced_when_it_drops(
     daphne_factory, stack_env, people
 ):
     """DATABASE_CONN_MAX_AGE (as the compose stack sets it): no connection per message,
     and a connection the server dropped is noticed and replaced, not reported as an error."""
-    if connection.vendor != "postgresql":
-        pytest.skip("kept connections are for PostgreSQL; the stack run covers this")
     room, ann_cookie, _ = people
     server = daphne_factory(
         DATABASE_CONN_MAX_AGE="60",
