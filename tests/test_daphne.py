@@ -1,0 +1,124 @@
+"""The daphne launcher (project/daphne.py): its write path keeps every byte, in order.
+
+Writes go straight to the socket while nothing is queued, and queue behind
+whatever the kernel would not take. A reader too slow for what it is sent is
+where the two paths meet: these tests make one and check what it reads.
+"""
+
+import json
+import socket
+import time
+
+import pytest
+from websockets.sync.client import connect
+
+from chat.models import Room, RoomEvent
+from chat.services import room_create
+from project.streams import encode
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# More than the kernel buffers for one connection here (4 MiB send buffer at most,
+# tcp_wmem), so the server must queue part of the replay and write the rest later.
+EVENTS, PADDING = 160, 60_000
+
+
+def _read_exactly(sock: socket.socket, count: int) -> bytes:
+    chunks, left = [], count
+    while left:
+        chunk = sock.recv(min(left, 1 << 16))
+        if not chunk:
+            raise ConnectionError("closed by the server")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+class SlowReader:
+    """A WebSocket client on a plain socket with a small receive buffer, read only on demand."""
+
+    def __init__(self, server, path: str, cookie: str) -> None:
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.sock.settimeout(20)
+        self.sock.connect(("127.0.0.1", server.port))
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: {server.origin}\r\nCookie: {cookie}\r\n\r\n"
+        )
+        self.sock.sendall(request.encode())
+        head = b""
+        while not head.endswith(b"\r\n\r\n"):
+            head += _read_exactly(self.sock, 1)
+        assert head.startswith(b"HTTP/1.1 101"), head
+
+    def frame(self) -> dict:
+        """The next text frame, parsed: a byte lost or misplaced fails here."""
+        first, second = _read_exactly(self.sock, 2)
+        assert first == 0x81, f"not a whole text frame: {first:#x}"
+        length = second & 0x7F
+        if length == 126:
+            length = int.from_bytes(_read_exactly(self.sock, 2), "big")
+        elif length == 127:
+            length = int.from_bytes(_read_exactly(self.sock, 8), "big")
+        return json.loads(_read_exactly(self.sock, length))
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def big_room(make_user, login_cookie):
+    """A room whose history is many large events, and two people's cookies."""
+    ann, bob = make_user(username="ann"), make_user(username="bob")
+    room = room_create(name="Long history", created_by=ann)
+    RoomEvent.objects.bulk_create(
+        RoomEvent(
+            room=room,
+            seq=seq,
+            type="chat.message",
+            subject_id=seq,
+            frame=encode({"type": "chat.message", "seq": seq, "padding": f"{seq}:" * PADDING}),
+        )
+        for seq in range(room.last_seq + 1, room.last_seq + EVENTS + 1)
+    )
+    Room.objects.filter(pk=room.pk).update(last_seq=room.last_seq + EVENTS)
+    room.refresh_from_db()
+    return room, login_cookie(ann), login_cookie(bob)
+
+
+@pytest.mark.timeout(90)
+def test_a_slow_reader_gets_its_replay_and_what_followed_whole_and_in_order(
+    daphne_server, big_room
+):
+    room, ann_cookie, bob_cookie = big_room
+    head = room.last_seq
+    path = f"/ws/chat/{room.slug}/"
+    reader = SlowReader(daphne_server, f"{path}?after=0", ann_cookie)
+    try:
+        time.sleep(1)  # the replay is written meanwhile; most of it has to wait in the server
+        # A message sent now is written to the slow socket behind the queued replay.
+        with connect(
+            daphne_server.ws_url + path,
+            origin=daphne_server.origin,
+            additional_headers={"Cookie": bob_cookie},
+        ) as bob:
+            bob.send(json.dumps({"type": "chat.send", "body": "after all that", "client_id": "b1"}))
+            seqs, ready = [], None
+            while not seqs or seqs[-1] < head + 1:
+                frame = reader.frame()
+                if frame["type"] == "stream.ready":
+                    ready = frame["seq"]
+                    assert seqs == list(range(1, head + 1))
+                elif "seq" in frame:
+                    seqs.append(frame["seq"])
+                    if frame["seq"] <= head:
+                        assert frame["padding"] == f"{frame['seq']}:" * PADDING
+                    else:
+                        assert frame["message"]["body"] == "after all that"
+    finally:
+        reader.close()
+    assert ready == head
+    assert seqs == list(range(1, head + 2))
