@@ -13,6 +13,7 @@ tutorial's `{"message": ...}`) and `ceiling` (plain text).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -237,9 +238,13 @@ class Receivers:
         return sum(r[0] for r in results), sum(r[1] for r in results)
 
     def close(self) -> None:
-        self.ask("close")
+        # A receiver that died has said why on stderr: stop the others all the same.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, EOFError):
+            self.ask("close")
         for process in self.processes:
             process.join(10)
+            if process.is_alive():
+                process.kill()
 
 
 # The sender -------------------------------------------------------------------------------

@@ -411,12 +411,16 @@ def main() -> None:
             )
         except Exception as error:  # one server failing must not lose the others' figures
             say(f"{name}: failed: {error!r}")
-    idle = []
+    report = {"machine": machine, "results": results, "idle": []}
+    (arguments.out / "results.json").write_text(json.dumps(report, indent=2))
+    idle = report["idle"]
     if arguments.idle:
         for name in ("baseline", "embedded"):
-            idle.append(measure_idle(name, arguments.idle, arguments.processes))
-    report = {"machine": machine, "results": results, "idle": idle}
-    (arguments.out / "results.json").write_text(json.dumps(report, indent=2))
+            try:
+                idle.append(measure_idle(name, arguments.idle, arguments.processes))
+            except Exception as error:
+                say(f"{name}: {arguments.idle} idle sockets failed: {error!r}")
+        (arguments.out / "results.json").write_text(json.dumps(report, indent=2))
     text = table(results)
     if idle:
         text += "\n\n| Server | Idle sockets | RSS | RSS per idle socket |\n"
