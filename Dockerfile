@@ -1,4 +1,4 @@
-# The application image: daphne (ASGI, on uvloop: project/daphne.py) by default;
+# The application image: daphne (ASGI, started by project/daphne.py) by default;
 # gunicorn (WSGI) is in it too.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 

@@ -18,6 +18,7 @@ import chat.routing  # noqa: E402
 import liveblog.routing  # noqa: E402
 from project import gc_tuning, shutdown  # noqa: E402
 from project.origins import SameOriginValidator  # noqa: E402
+from project.sessions import SocketSessionMiddleware  # noqa: E402
 
 # A server stopped with SIGTERM exits cleanly (see project/shutdown.py).
 shutdown.install()
@@ -27,9 +28,14 @@ application = ProtocolTypeRouter(
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
             SameOriginValidator(
-                AuthMiddlewareStack(
-                    URLRouter(
-                        chat.routing.websocket_urlpatterns + liveblog.routing.websocket_urlpatterns
+                # The session is found here, once, so that channels' session middleware
+                # stands aside rather than inspect it on every frame (project/sessions.py).
+                SocketSessionMiddleware(
+                    AuthMiddlewareStack(
+                        URLRouter(
+                            chat.routing.websocket_urlpatterns
+                            + liveblog.routing.websocket_urlpatterns
+                        )
                     )
                 )
             )

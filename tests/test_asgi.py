@@ -1,10 +1,12 @@
 """The WebSocket stack in project.asgi: origin check and authentication before any consumer."""
 
 import pytest
+from channels.auth import AuthMiddlewareStack
 from channels.testing import WebsocketCommunicator
 
 from chat.services import room_create
 from project.asgi import application
+from project.sessions import SocketSessionMiddleware
 from tests.harness import websocket_headers
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -72,3 +74,40 @@ async def test_a_trusted_origin_may_open_sockets_to_the_site(room, cookie, setti
     headers = websocket_headers(origin="http://localhost:3000", cookie=cookie, host="testserver")
 
     assert await handshake(f"/ws/chat/{room.slug}/", headers)
+
+
+async def test_a_session_cookie_that_names_no_session_is_anonymous_and_refused(room):
+    headers = websocket_headers(origin="http://testserver", cookie="sessionid=no-such-session")
+
+    assert not await handshake(f"/ws/chat/{room.slug}/", headers)
+
+
+class Untouchable:
+    def __getattr__(self, name):
+        raise AssertionError(f"the session's {name} was read to send a frame")
+
+
+async def test_behind_the_socket_session_no_frame_sent_reads_the_session(user, cookie):
+    """The signed-in user is found as before; frames then go out without a look at the session."""
+    handed, sent = {}, []
+
+    async def consumer(scope, receive, send):
+        handed["user_pk"] = scope["user"].pk
+        scope["session"]._wrapped = Untouchable()
+        await send({"type": "websocket.send", "text": "a frame"})
+
+    async def receive():
+        return {"type": "websocket.connect"}
+
+    async def server_send(message):
+        sent.append(message)
+
+    scope = {"type": "websocket", "path": "/ws/", "headers": [(b"cookie", cookie.encode())]}
+
+    # channels' session middleware alone reads the session for every message sent.
+    with pytest.raises(AssertionError, match="was read to send a frame"):
+        await AuthMiddlewareStack(consumer)(scope, receive, server_send)
+
+    await SocketSessionMiddleware(AuthMiddlewareStack(consumer))(scope, receive, server_send)
+    assert handed["user_pk"] == user.pk
+    assert sent == [{"type": "websocket.send", "text": "a frame"}]
