@@ -31,46 +31,41 @@ import asyncio
 import sys
 
 import uvloop
+from twisted.internet import abstract, tcp  # neither installs a reactor: daphne still does
 
 
-def write_through_transport() -> type:
+class WriteThroughServer(tcp.Server):
     """Twisted's TCP server connection, with writes sent at once while nothing is queued."""
-    from twisted.internet import abstract, tcp
 
-    class WriteThroughServer(tcp.Server):
-        def write(self, data: bytes) -> None:
-            if (
-                self.TLS
-                or not self.connected
-                or self.disconnecting
-                or self._writeDisconnecting
-                or self._writeDisconnected
-                or self._tempDataBuffer
-                or self.offset != len(self.dataBuffer)
-                or type(data) is not bytes
-            ):
-                # Something is queued, or the connection is going: Twisted's own path.
-                super().write(data)
-                return
-            try:
-                sent = self.socket.send(data)
-            except OSError:
-                # EAGAIN, or an error that Twisted's next attempt meets and handles.
-                sent = 0
-            if sent < len(data):
-                abstract.FileDescriptor.write(self, data[sent:])
-
-    return WriteThroughServer
+    def write(self, data: bytes) -> None:
+        if (
+            self.TLS
+            or not self.connected
+            or self.disconnecting
+            or self._writeDisconnecting
+            or self._writeDisconnected
+            or self._tempDataBuffer
+            or self.offset != len(self.dataBuffer)
+            or type(data) is not bytes
+        ):
+            # Something is queued, or the connection is going: Twisted's own path.
+            super().write(data)
+            return
+        try:
+            sent = self.socket.send(data)
+        except OSError:
+            # EAGAIN, or an error that Twisted's next attempt meets and handles.
+            sent = 0
+        if sent < len(data):
+            abstract.FileDescriptor.write(self, data[sent:])
 
 
 def main() -> None:
     if "daphne.server" in sys.modules:
         raise RuntimeError("daphne.server was imported before the loop policy was set")
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    from twisted.internet import tcp
-
     # The transport class every listening TCP port (`-p`, `-e tcp:`, `--fd`) makes.
-    tcp.Port.transport = write_through_transport()
+    tcp.Port.transport = WriteThroughServer
     from daphne.cli import CommandLineInterface
 
     CommandLineInterface.entrypoint()

@@ -7,7 +7,6 @@ where the two paths meet: these tests make one and check what it reads.
 
 import json
 import socket
-import time
 
 import pytest
 from websockets.sync.client import connect
@@ -102,27 +101,33 @@ def test_a_slow_reader_gets_its_replay_and_what_followed_whole_and_in_order(
     head = room.last_seq
     path = f"/ws/chat/{room.slug}/"
     reader = SlowReader(daphne_server, f"{path}?after=0", ann_cookie)
+    seqs, ready = [], None
+
+    def read_until(seq: int) -> None:
+        nonlocal ready
+        while not seqs or seqs[-1] < seq:
+            frame = reader.frame()
+            if frame["type"] == "stream.ready":
+                ready = frame["seq"]
+                assert seqs == list(range(1, head + 1))
+            elif "seq" in frame:
+                seqs.append(frame["seq"])
+                if frame["seq"] <= head:
+                    assert frame["padding"] == _padding(frame["seq"])
+                else:
+                    assert frame["message"]["body"] == "after all that"
+
     try:
-        time.sleep(1)  # the replay is written meanwhile; most of it has to wait in the server
-        # A message sent now is written to the slow socket behind the queued replay.
+        # A little of the replay read: the server is flushing the rest, far more than
+        # the kernel holds, when the live message is written behind it.
+        read_until(10)
         with connect(
             daphne_server.ws_url + path,
             origin=daphne_server.origin,
             additional_headers={"Cookie": bob_cookie},
         ) as bob:
             bob.send(json.dumps({"type": "chat.send", "body": "after all that", "client_id": "b1"}))
-            seqs, ready = [], None
-            while not seqs or seqs[-1] < head + 1:
-                frame = reader.frame()
-                if frame["type"] == "stream.ready":
-                    ready = frame["seq"]
-                    assert seqs == list(range(1, head + 1))
-                elif "seq" in frame:
-                    seqs.append(frame["seq"])
-                    if frame["seq"] <= head:
-                        assert frame["padding"] == _padding(frame["seq"])
-                    else:
-                        assert frame["message"]["body"] == "after all that"
+            read_until(head + 1)
     finally:
         reader.close()
     assert ready == head
