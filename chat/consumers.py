@@ -2,7 +2,7 @@
 
 from channels.db import database_sync_to_async
 
-from project.consumers import StreamConsumer
+from streams.consumers import StreamConsumer
 
 from . import services
 from .protocol import CLIENT

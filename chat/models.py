@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from project.streams import StreamEventBase
+from streams.models import StreamEventBase
 
 
 class Room(models.Model):
@@ -26,7 +26,7 @@ class Room(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("chat:room", kwargs={"slug": self.slug})
+        return reverse("chat:detail", kwargs={"slug": self.slug})
 
     @property
     def group_name(self) -> str:

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from project.protocol import ERROR, PING, PONG, READY, SYNC, Field, Frame, Protocol
+from streams.schemas import ERROR, PING, PONG, READY, SYNC, Field, Frame, Protocol
 
 from .models import Message
 

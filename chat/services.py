@@ -2,47 +2,37 @@
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
-from project.markdown import render_chat
-from project.ratelimit import rate_limit
-from project.streams import broadcast_on_commit, encode, stream_claim, stream_log, stream_redact
+from streams.broadcast import broadcast_on_commit, encode
+from streams.log import stream_append, stream_claim, stream_redact
+from streams.markdown import render_chat
+from streams.ratelimit import rate_limit
+from streams.text import slug_create, text_clean
 
 from .models import Message, Room
 from .protocol import MAX_BODY, message_data
 
-# A burst of ten messages, then one a second, per user across tabs and processes.
-SEND_LIMIT = settings.CHAT_SEND_LIMIT
-SEND_WINDOW = settings.CHAT_SEND_WINDOW
 TYPING_EVERY = 2
 
 
 def room_create(*, name: str, created_by, description: str = "") -> Room:
     name = name.strip()
-    slug = slugify(name)[:80].strip("-")
-    if not slug:
-        raise ValidationError({"name": "Use at least one letter or digit."})
-    if Room.objects.filter(slug=slug).exists():
-        raise ValidationError({"name": "A room with this name already exists."})
-    try:
-        with transaction.atomic():
-            return Room.objects.create(
-                name=name, slug=slug, description=description.strip(), created_by=created_by
-            )
-    except IntegrityError:
-        raise ValidationError({"name": "A room with this name already exists."}) from None
+    return slug_create(
+        Room,
+        source=name,
+        field="name",
+        taken="A room with this name already exists.",
+        name=name,
+        description=description.strip(),
+        created_by=created_by,
+    )
 
 
 def _clean_body(body: str) -> str:
-    body = body.strip()
-    if not body:
-        raise ValidationError("A message cannot be empty.")
-    if len(body) > MAX_BODY:
-        raise ValidationError(f"A message is at most {MAX_BODY} characters.", code="too_long")
-    return body
+    return text_clean(body, limit=MAX_BODY, noun="A message")
 
 
 def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Message, bool]:
@@ -77,8 +67,13 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Me
 
 
 def message_send(*, room: Room, author, body: str, client_id: str) -> tuple[Message, bool]:
-    """message_create behind the per-user rate limit: what people do from a socket."""
-    rate_limit(f"chat.send:{author.pk}", limit=SEND_LIMIT, window=SEND_WINDOW)
+    """message_create behind the per-user rate limit: what people do from a socket.
+
+    CHAT_SEND_LIMIT messages in a burst, then CHAT_SEND_LIMIT every
+    CHAT_SEND_WINDOW seconds, per user across tabs and processes.
+    """
+    limit, window = settings.CHAT_SEND_LIMIT, settings.CHAT_SEND_WINDOW
+    rate_limit(f"chat.send:{author.pk}", limit=limit, window=window)
     return message_create(room=room, author=author, body=body, client_id=client_id)
 
 
@@ -127,11 +122,11 @@ def typing_announce(*, room: Room, user) -> None:
 
 
 def _log(message: Message, seq: int, event_type: str) -> None:
-    stream_log(
+    """Append the event `event_type` about `message` to its room's stream as `seq`."""
+    stream_append(
         events=message.room.events,
         group=message.room.group_name,
         seq=seq,
-        event_type=event_type,
+        frame={"type": event_type, "seq": seq, "message": message_data(message)},
         subject_id=message.pk,
-        payload={"message": message_data(message)},
     )

@@ -4,7 +4,7 @@ from . import views
 
 app_name = "chat"
 urlpatterns = [
-    path("", views.room_index, name="room_list"),
-    path("<slug:slug>/", views.room_detail, name="room"),
+    path("", views.room_index, name="list"),
+    path("<slug:slug>/", views.room_detail, name="detail"),
     path("<slug:slug>/history", views.room_history, name="history"),
 ]

@@ -1,14 +1,15 @@
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
 from . import services
 from .forms import RoomForm
+from .models import Room
 from .protocol import MAX_BODY, message_data
-from .selectors import PAGE, message_list, room_get, room_head, room_list
+from .selectors import PAGE, message_list, room_head, room_list
 
 
 def room_index(request: HttpRequest) -> HttpResponse:
@@ -27,16 +28,9 @@ def room_index(request: HttpRequest) -> HttpResponse:
     return render(request, "chat/room_list.html", {"rooms": room_list(), "form": form})
 
 
-def _room_or_404(slug: str):
-    room = room_get(slug=slug)
-    if room is None:
-        raise Http404("No such room.")
-    return room
-
-
 @login_required
 def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    room = _room_or_404(slug)
+    room = get_object_or_404(Room, slug=slug)
     # Read the head before the messages: the page then shows at least every
     # change up to the head, and the socket replays whatever came after it.
     head = room_head(room=room)
@@ -57,7 +51,7 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def room_history(request: HttpRequest, slug: str) -> JsonResponse:
     """Older messages for scroll-back: ?before=<message id>."""
-    room = _room_or_404(slug)
+    room = get_object_or_404(Room, slug=slug)
     try:
         before = int(request.GET["before"])
     except (KeyError, ValueError):

@@ -9,13 +9,12 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
-from project.consumers import StreamConsumer
-from project.protocol import ProtocolError
+from streams.consumers import StreamConsumer
+from streams.schemas import ProtocolError
 
 from .models import EDITORS, READERS
 from .protocol import CLIENT
-from .selectors import liveblog_events, liveblog_get, liveblog_head
-from .services import is_editor
+from .selectors import liveblog_events, liveblog_get, liveblog_head, user_is_editor
 
 
 class LiveblogConsumer(StreamConsumer):
@@ -29,7 +28,7 @@ class LiveblogConsumer(StreamConsumer):
         return self.liveblog is not None
 
     def load(self, slug: str):
-        return liveblog_get(slug=slug), is_editor(self.scope["user"])
+        return liveblog_get(slug=slug), user_is_editor(self.scope["user"])
 
     def stream_group(self) -> str:
         return self.liveblog.group_name(self.audience)

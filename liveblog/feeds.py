@@ -1,11 +1,11 @@
 """An Atom feed per liveblog: its latest published posts (never drafts)."""
 
 from django.contrib.syndication.views import Feed
-from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils.feedgenerator import Atom1Feed
 
 from .models import Liveblog, Post
-from .selectors import liveblog_get, post_timeline
+from .selectors import post_timeline
 
 FEED_LENGTH = 30
 
@@ -15,10 +15,7 @@ class LiveblogFeed(Feed):
 
     def get_object(self, request, slug: str) -> Liveblog:
         self.request = request
-        liveblog = liveblog_get(slug=slug)
-        if liveblog is None:
-            raise Http404("No such liveblog.")
-        return liveblog
+        return get_object_or_404(Liveblog, slug=slug)
 
     def title(self, liveblog: Liveblog) -> str:
         return liveblog.title

@@ -41,10 +41,23 @@ class PostForm(forms.Form):
 class PostActionForm(forms.Form):
     """One change to a post: the button pressed, and the new text for `edit`."""
 
-    action = forms.ChoiceField(
-        choices=[
-            (a, a)
-            for a in ("edit", "publish", "unpublish", "delete", "pin", "unpin", "key", "unkey")
-        ]
-    )
+    # Each of a post's buttons but Edit and Delete, as the arguments of services.post_update.
+    CHANGES = {
+        "publish": {"state": Post.State.PUBLISHED},
+        "unpublish": {"state": Post.State.DRAFT},
+        "pin": {"pinned": True},
+        "unpin": {"pinned": False},
+        "key": {"key_event": True},
+        "unkey": {"key_event": False},
+    }
+
+    action = forms.ChoiceField(choices=[(a, a) for a in ["edit", "delete", *CHANGES]])
     body = forms.CharField(max_length=MAX_BODY, required=False, strip=True)
+
+    @property
+    def changes(self) -> dict:
+        """What services.post_update changes for the button pressed (not for delete)."""
+        action = self.cleaned_data["action"]
+        if action == "edit":
+            return {"body": self.cleaned_data["body"]}
+        return self.CHANGES[action]

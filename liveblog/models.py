@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from project.markdown import plain_text
-from project.streams import StreamEventBase
+from streams.markdown import plain_text
+from streams.models import StreamEventBase
 
 SUMMARY_LENGTH = 120
 

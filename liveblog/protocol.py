@@ -7,7 +7,7 @@ frames every stream speaks; anything else is answered `not_allowed`.
 
 from typing import Any
 
-from project.protocol import ERROR, PING, PONG, READY, SYNC, Field, Frame, Protocol
+from streams.schemas import ERROR, PING, PONG, READY, SYNC, Field, Frame, Protocol
 
 from .models import EDITORS, Liveblog, Post
 

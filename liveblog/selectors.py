@@ -1,10 +1,19 @@
 """Liveblog reads. Readers are only ever shown published posts."""
 
+from datetime import datetime
+
 from django.db.models import F, Q, QuerySet
 
-from .models import Liveblog, LiveblogEvent, Post
+from .models import EDITORS_GROUP, Liveblog, LiveblogEvent, Post
 
 PAGE = 20
+
+
+def user_is_editor(user) -> bool:
+    """Editors are superusers and members of the liveblog-editors group."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_superuser or user.groups.filter(name=EDITORS_GROUP).exists()
 
 
 def liveblog_list() -> QuerySet[Liveblog]:
@@ -64,6 +73,16 @@ def post_drafts(*, liveblog: Liveblog) -> list[Post]:
         .exclude(state=Post.State.PUBLISHED)
         .select_related("author")
         .order_by(F("publish_at").asc(nulls_last=True), "-created_at")
+    )
+
+
+def post_next_due() -> datetime | None:
+    """When the next scheduled post goes out, if any is scheduled."""
+    return (
+        Post.objects.filter(state=Post.State.SCHEDULED, deleted_at__isnull=True)
+        .order_by("publish_at")
+        .values_list("publish_at", flat=True)
+        .first()
     )
 
 

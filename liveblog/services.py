@@ -19,15 +19,16 @@ Views, the admin, the socket and the scheduler all write through these functions
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
-from project.markdown import render_article
-from project.streams import stream_claim, stream_log, stream_rewrite
+from streams.log import stream_append, stream_claim, stream_rewrite
+from streams.markdown import render_article
+from streams.text import slug_create, text_clean
 
-from .models import AUDIENCES, EDITORS_GROUP, READERS, Liveblog, Post
+from .models import AUDIENCES, READERS, Liveblog, Post
 from .protocol import MAX_BODY, liveblog_data, post_data
+from .selectors import user_is_editor
 
 State = Post.State
 CREATED = "liveblog.post_created"
@@ -40,15 +41,8 @@ LIVEBLOG_SUBJECT = 0
 DUE_BATCH = 100
 
 
-def is_editor(user) -> bool:
-    """Editors are superusers and members of the liveblog-editors group."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return False
-    return user.is_superuser or user.groups.filter(name=EDITORS_GROUP).exists()
-
-
 def _require_editor(user) -> None:
-    if not is_editor(user):
+    if not user_is_editor(user):
         raise PermissionDenied("Only liveblog editors can do that.")
 
 
@@ -60,18 +54,15 @@ def liveblog_create(*, title: str, by, slug: str = "", description: str = "") ->
     title = title.strip()
     if not title:
         raise ValidationError({"title": "A liveblog needs a title."})
-    slug = slugify(slug or title)[:80].strip("-")
-    if not slug:
-        raise ValidationError({"slug": "Use at least one letter or digit."})
-    if slug == "new" or Liveblog.objects.filter(slug=slug).exists():
-        raise ValidationError({"slug": "This address is taken."})
-    try:
-        with transaction.atomic():
-            return Liveblog.objects.create(
-                title=title, slug=slug, description=description.strip(), created_by=by
-            )
-    except IntegrityError:
-        raise ValidationError({"slug": "This address is taken."}) from None
+    return slug_create(
+        Liveblog,
+        source=slug or title,
+        field="slug",
+        reserved=frozenset({"new"}),
+        title=title,
+        description=description.strip(),
+        created_by=by,
+    )
 
 
 def liveblog_update(
@@ -110,12 +101,7 @@ def liveblog_update(
 
 
 def _clean_body(body: str) -> str:
-    body = body.strip()
-    if not body:
-        raise ValidationError({"body": "An update cannot be empty."})
-    if len(body) > MAX_BODY:
-        raise ValidationError({"body": f"An update is at most {MAX_BODY} characters."})
-    return body
+    return text_clean(body, limit=MAX_BODY, field="body", noun="An update")
 
 
 def _check_schedule(state: str, publish_at: datetime | None) -> None:
@@ -160,7 +146,7 @@ def post_create(
             _unpin_others(liveblog, post)
         _set_state(post, state, publish_at, timezone.now())
         post.save()
-        _commit(liveblog, post, before={audience: False for audience in AUDIENCES})
+        _tell_audiences(liveblog, post, before={audience: False for audience in AUDIENCES})
     return post
 
 
@@ -242,16 +228,6 @@ def publish_due(*, now: datetime | None = None) -> list[Post]:
     return published
 
 
-def next_due() -> datetime | None:
-    """When the next scheduled post goes out, if any is scheduled."""
-    return (
-        Post.objects.filter(state=State.SCHEDULED, deleted_at__isnull=True)
-        .order_by("publish_at")
-        .values_list("publish_at", flat=True)
-        .first()
-    )
-
-
 # Inside the transaction ---------------------------------------------------------------
 
 
@@ -277,10 +253,10 @@ def _change(
     if state is not None:
         _set_state(post, state, publish_at, timezone.now())
     post.save()
-    _commit(liveblog, post, before)
+    _tell_audiences(liveblog, post, before)
 
 
-def _commit(liveblog: Liveblog, post: Post, before: dict[str, bool]) -> None:
+def _tell_audiences(liveblog: Liveblog, post: Post, before: dict[str, bool]) -> None:
     """Log, for each audience, what this change is to it (see the module's table)."""
     if post.visible_to(READERS) and not before[READERS]:
         Liveblog.objects.filter(pk=liveblog.pk).update(last_published_at=timezone.now())
@@ -300,13 +276,13 @@ def _commit(liveblog: Liveblog, post: Post, before: dict[str, bool]) -> None:
 
 def _log(liveblog: Liveblog, audience: str, event_type: str, *, subject_id: int, payload) -> None:
     """Append an event to one audience's stream, under that stream's next seq."""
-    stream_log(
+    seq = stream_claim(liveblog, seq_field=f"{audience}_seq")
+    stream_append(
         events=liveblog.events,
         group=liveblog.group_name(audience),
-        seq=stream_claim(liveblog, seq_field=f"{audience}_seq"),
-        event_type=event_type,
+        seq=seq,
+        frame={"type": event_type, "seq": seq, **payload},
         subject_id=subject_id,
-        payload=payload,
         audience=audience,
     )
 

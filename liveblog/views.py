@@ -7,10 +7,10 @@ A request that asks for JSON gets JSON; a plain form post is redirected back.
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from project.markdown import render_article
+from streams.markdown import render_article
 
 from . import services
 from .forms import LiveblogForm, PostActionForm, PostForm
@@ -18,23 +18,16 @@ from .models import EDITORS, READERS, Liveblog
 from .protocol import MAX_BODY, post_data
 from .selectors import (
     PAGE,
-    liveblog_get,
     liveblog_head,
     liveblog_list,
     post_drafts,
     post_key_events,
     post_pinned,
     post_timeline,
+    user_is_editor,
 )
 
 State = services.State
-
-
-def _liveblog_or_404(slug: str) -> Liveblog:
-    liveblog = liveblog_get(slug=slug)
-    if liveblog is None:
-        raise Http404("No such liveblog.")
-    return liveblog
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -50,7 +43,7 @@ def _before(request: HttpRequest) -> int | None:
 
 def liveblog_index(request: HttpRequest) -> HttpResponse:
     """Liveblogs, live ones first; editors get a form to start one."""
-    editor = services.is_editor(request.user)
+    editor = user_is_editor(request.user)
     form = LiveblogForm(request.POST or None)
     if request.method == "POST":
         if not editor:
@@ -71,8 +64,8 @@ def liveblog_index(request: HttpRequest) -> HttpResponse:
 
 def liveblog_detail(request: HttpRequest, slug: str) -> HttpResponse:
     """The coverage, newest first, rendered on the server; `?before=<post id>` pages back."""
-    liveblog = _liveblog_or_404(slug)
-    editor = services.is_editor(request.user)
+    liveblog = get_object_or_404(Liveblog, slug=slug)
+    editor = user_is_editor(request.user)
     audience = EDITORS if editor else READERS
     # The head first: the page shows at least every change up to it, and the
     # socket replays whatever came after.
@@ -112,11 +105,11 @@ def liveblog_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def liveblog_history(request: HttpRequest, slug: str) -> JsonResponse:
     """Older published posts for "load older updates": ?before=<post id>."""
-    liveblog = _liveblog_or_404(slug)
+    liveblog = get_object_or_404(Liveblog, slug=slug)
     before = _before(request)
     if before is None:
         return JsonResponse({"error": "before must be a post id"}, status=400)
-    audience = EDITORS if services.is_editor(request.user) else READERS
+    audience = EDITORS if user_is_editor(request.user) else READERS
     posts = post_timeline(liveblog=liveblog, before_id=before)
     return JsonResponse(
         {"posts": [post_data(post, audience) for post in posts], "more": len(posts) == PAGE}
@@ -126,8 +119,8 @@ def liveblog_history(request: HttpRequest, slug: str) -> JsonResponse:
 @require_POST
 def post_preview(request: HttpRequest, slug: str) -> JsonResponse:
     """The composer's live preview: the same rendering and cleaning as publishing."""
-    _liveblog_or_404(slug)
-    if not services.is_editor(request.user):
+    get_object_or_404(Liveblog, slug=slug)
+    if not user_is_editor(request.user):
         raise PermissionDenied("Only liveblog editors can preview.")
     body = request.POST.get("body", "")[:MAX_BODY]
     return JsonResponse({"html": render_article(body)})
@@ -150,8 +143,8 @@ def _refused(request: HttpRequest, liveblog: Liveblog, error: ValidationError) -
 
 def _editor_form(request: HttpRequest, slug: str, form_class):
     """The liveblog and the bound form of an editor's write; 404 or 403 otherwise."""
-    liveblog = _liveblog_or_404(slug)
-    if not services.is_editor(request.user):
+    liveblog = get_object_or_404(Liveblog, slug=slug)
+    if not user_is_editor(request.user):
         raise PermissionDenied("Only liveblog editors can do that.")
     return liveblog, form_class(request.POST)
 
@@ -181,17 +174,6 @@ def post_new(request: HttpRequest, slug: str) -> HttpResponse:
     return _done(request, liveblog, post, note=notes[post.state])
 
 
-# Each button of a post's controls, as the arguments of services.post_update.
-ACTIONS = {
-    "publish": {"state": State.PUBLISHED},
-    "unpublish": {"state": State.DRAFT},
-    "pin": {"pinned": True},
-    "unpin": {"pinned": False},
-    "key": {"key_event": True},
-    "unkey": {"key_event": False},
-}
-
-
 @require_POST
 def post_change(request: HttpRequest, slug: str, post_id: int) -> HttpResponse:
     liveblog, form = _editor_form(request, slug, PostActionForm)
@@ -202,7 +184,7 @@ def post_change(request: HttpRequest, slug: str, post_id: int) -> HttpResponse:
         if action == "delete":
             services.post_delete(liveblog=liveblog, post_id=post_id, by=request.user)
             return _done(request, liveblog, note="Deleted.")
-        changes = ACTIONS.get(action) or {"body": form.cleaned_data["body"]}
+        changes = form.changes
         post = services.post_update(liveblog=liveblog, post_id=post_id, by=request.user, **changes)
     except ObjectDoesNotExist:
         raise Http404("No such post.") from None
@@ -213,6 +195,6 @@ def post_change(request: HttpRequest, slug: str, post_id: int) -> HttpResponse:
 
 @require_POST
 def liveblog_end(request: HttpRequest, slug: str) -> HttpResponse:
-    liveblog = _liveblog_or_404(slug)
+    liveblog = get_object_or_404(Liveblog, slug=slug)
     services.liveblog_update(liveblog=liveblog, by=request.user, ended=True)
     return _done(request, liveblog, note="The liveblog has ended.")

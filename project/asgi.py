@@ -17,8 +17,8 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 import chat.routing  # noqa: E402
 import liveblog.routing  # noqa: E402
 from project import gc_tuning, shutdown  # noqa: E402
-from project.origins import SameOriginValidator  # noqa: E402
-from project.sessions import SocketSessionMiddleware  # noqa: E402
+from streams.origins import SameOriginValidator  # noqa: E402
+from streams.sessions import SocketSessionMiddleware  # noqa: E402
 
 # A server stopped with SIGTERM exits cleanly (see project/shutdown.py).
 shutdown.install()
@@ -29,7 +29,7 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(
             SameOriginValidator(
                 # The session is found here, once, so that channels' session middleware
-                # stands aside rather than inspect it on every frame (project/sessions.py).
+                # stands aside rather than inspect it on every frame (streams/sessions.py).
                 SocketSessionMiddleware(
                     AuthMiddlewareStack(
                         URLRouter(

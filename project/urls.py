@@ -1,15 +1,10 @@
+"""The site's URL map: the site's own pages, each app's pages, and the admin."""
+
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from project import views
-
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
-    path("accounts/signup/", views.signup, name="signup"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("website.urls")),
     path("chat/", include("chat.urls")),
     path("live/", include("liveblog.urls")),
     path("admin/", admin.site.urls),

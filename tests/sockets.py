@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from project.asgi import application
-from project.protocol import Protocol
+from streams.schemas import Protocol
 from tests.harness import websocket_headers
 
 

@@ -6,7 +6,7 @@ from channels.testing import WebsocketCommunicator
 
 from chat.services import room_create
 from project.asgi import application
-from project.sessions import SocketSessionMiddleware
+from streams.sessions import SocketSessionMiddleware
 from tests.harness import websocket_headers
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]

@@ -13,7 +13,7 @@ from websockets.sync.client import connect
 
 from chat.models import Room, RoomEvent
 from chat.services import room_create
-from project.streams import encode
+from streams.broadcast import encode
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

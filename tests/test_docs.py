@@ -25,7 +25,7 @@ def tracked_files() -> list[str]:
 
 def environment_variables() -> set[str]:
     names = set()
-    for path in [*REPO.glob("project/settings/*.py"), *REPO.glob("project/*.py")]:
+    for path in [*REPO.glob("project/settings/*.py"), *REPO.glob("*/*.py")]:
         source = path.read_text()
         names.update(ENV_CALL.findall(source))
         for arguments in REQUIRE_CALL.findall(source):
@@ -50,7 +50,7 @@ def app_modules() -> list[str]:
     modules = set()
     for path in tracked_files():
         parts = path.split("/")
-        if parts[0] not in {"project", "chat", "liveblog"} or len(parts) < 2:
+        if parts[0] not in {"project", "streams", "website", "chat", "liveblog"} or len(parts) < 2:
             continue
         if parts[1].endswith(".py") and parts[1] != "__init__.py":
             modules.add(f"{parts[0]}/{parts[1]}")

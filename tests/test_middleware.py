@@ -4,7 +4,7 @@ import pytest
 from django.http import HttpResponse
 from django.test import RequestFactory, override_settings
 
-from project.middleware import TrustedProxyMiddleware
+from website.middleware import TrustedProxyMiddleware
 
 
 def seen_by_view(remote_addr: str, trusted: list[str]) -> dict:

@@ -20,15 +20,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
-    "project",
+    "streams",
+    "website",
     "chat",
     "liveblog",
 ]
 
 MIDDLEWARE = [
-    "project.middleware.TrustedProxyMiddleware",
+    "website.middleware.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "project.middleware.ContentSecurityPolicyMiddleware",
+    "website.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -39,7 +40,7 @@ MIDDLEWARE = [
 ]
 
 # Addresses or networks of the reverse proxies whose X-Forwarded-* headers are
-# believed; from anyone else those headers are dropped (project/middleware.py).
+# believed; from anyone else those headers are dropped (website/middleware.py).
 TRUSTED_PROXIES = env_list("DJANGO_TRUSTED_PROXIES", [])
 
 # Every page: scripts and styles from this site's own files only (no inline
@@ -108,9 +109,9 @@ REDIS_URL = env("REDIS_URL", "")
 
 def channel_layers(redis_url: str) -> dict:
     """The in-memory layer for one process; Redis once there are several."""
-    # A socket's channel holds up to `capacity` frames while its consumer is busy
-    # (say, writing that socket's own message); past that the layer drops
-    # silently and the client fills the gap from the event log.
+    # A process's hub has one channel; it holds up to `capacity` messages while
+    # the process is busy. Past that the layer drops silently, and each client
+    # fills the gap from the event log.
     capacity = env_int("CHANNEL_LAYER_CAPACITY", 1000)
     if not redis_url:
         return {
@@ -150,7 +151,7 @@ CHANNEL_LAYERS = channel_layers(REDIS_URL)
 
 
 def caches(redis_url: str) -> dict:
-    """A cache shared by every process when Redis is there (rate limits, presence)."""
+    """A cache shared by every process when Redis is there (rate limits, the typing throttle)."""
     if not redis_url:
         return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     return {
@@ -185,7 +186,7 @@ STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "project.storage.StaticFilesStorage"},
+    "staticfiles": {"BACKEND": "website.storage.StaticFilesStorage"},
 }
 
 LOGGING = {
@@ -196,12 +197,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", "INFO")},
 }
 
-# Presence: each socket's heartbeat, and how long a silent one still counts.
 # Abuse limits: per user across tabs (chat sends), and per socket (any frame).
 CHAT_SEND_LIMIT = env_int("CHAT_SEND_LIMIT", 10)
 CHAT_SEND_WINDOW = env_int("CHAT_SEND_WINDOW", 10)
 WEBSOCKET_FLOOD_BURST = env_int("WEBSOCKET_FLOOD_BURST", 60)
 WEBSOCKET_FLOOD_RATE = env_int("WEBSOCKET_FLOOD_RATE", 5)
 
+# Presence: how often each process's hub refreshes its sockets' rows, and how
+# long a row nobody refreshed still counts.
 PRESENCE_HEARTBEAT = env_int("PRESENCE_HEARTBEAT", 15)
 PRESENCE_TTL = env_int("PRESENCE_TTL", 45)

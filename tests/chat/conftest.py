@@ -6,7 +6,6 @@ import pytest
 
 from chat import services
 from chat.protocol import SERVER
-from project import consumers
 from tests.sockets import socket_opener
 
 
@@ -23,10 +22,10 @@ def make_room(db) -> Callable:
 
 
 @pytest.fixture
-def no_send_limit(monkeypatch) -> None:
+def no_send_limit(settings) -> None:
     """Lift the send and flood limits for tests that send hundreds of messages at once."""
-    monkeypatch.setattr(services, "SEND_LIMIT", 1_000_000)
-    monkeypatch.setattr(consumers, "FLOOD_BURST", 1_000_000)
+    settings.CHAT_SEND_LIMIT = 1_000_000
+    settings.WEBSOCKET_FLOOD_BURST = 1_000_000
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
+from django.conf import settings
 
 from chat import services
 from chat.models import Message
@@ -183,15 +184,15 @@ async def test_editing_or_deleting_someone_elses_message_is_not_allowed(
 async def test_the_send_limit_is_shared_by_a_users_tabs(connect, make_user, make_room):
     room, ann = await db(make_room)(), await db(make_user)()
     tab1, tab2 = await connect(ann, room), await connect(ann, room)
-    for n in range(services.SEND_LIMIT):
+    for n in range(settings.CHAT_SEND_LIMIT):
         tab = tab1 if n % 2 else tab2
         await tab.send({"type": "chat.send", "body": f"m{n}", "client_id": f"m{n}"})
-    await tab1.events(services.SEND_LIMIT)
-    await tab2.events(services.SEND_LIMIT)
+    await tab1.events(settings.CHAT_SEND_LIMIT)
+    await tab2.events(settings.CHAT_SEND_LIMIT)
     await tab2.send({"type": "chat.send", "body": "one too many", "client_id": "extra"})
     error = await tab2.receive_type("error")
     assert (error["code"], error["client_id"]) == ("rate_limited", "extra")
-    assert await db(Message.objects.count)() == services.SEND_LIMIT
+    assert await db(Message.objects.count)() == settings.CHAT_SEND_LIMIT
     await tab1.close()
     await tab2.close()
 

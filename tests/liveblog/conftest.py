@@ -6,6 +6,7 @@ import pytest
 
 from liveblog import services
 from liveblog.protocol import EDITOR_SERVER, READER_SERVER
+from liveblog.selectors import user_is_editor
 from tests.sockets import socket_opener
 
 
@@ -34,7 +35,7 @@ def watch(login_cookie) -> Callable:
     """
 
     def protocol_for(user):
-        return EDITOR_SERVER if services.is_editor(user) else READER_SERVER
+        return EDITOR_SERVER if user_is_editor(user) else READER_SERVER
 
     open_socket = socket_opener(login_cookie, protocol_for, {"presence"})
 

@@ -16,6 +16,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from liveblog import services
+from liveblog.selectors import post_next_due
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class Command(BaseCommand):
             close_old_connections()
             try:
                 published = services.publish_due()
-                upcoming = services.next_due()
+                upcoming = post_next_due()
                 if alive_file is not None:
                     alive_file.touch()
             except Exception:  # a database blip must not end the worker

@@ -1,6 +1,6 @@
 """Presence: who has a socket open on a stream, across tabs and processes.
 
-Each socket holds a row. Each process's hub (project/fanout.py) refreshes the
+Each socket holds a row. Each process's hub (streams/hub.py) refreshes the
 rows of all its sockets at every heartbeat, in one statement, and sweeps the
 stream's rows that nobody refreshed: a process that died stops refreshing, so
 its users disappear within PRESENCE_TTL + PRESENCE_HEARTBEAT seconds, whatever
@@ -14,8 +14,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from project.models import Presence
-from project.streams import encode
+from .broadcast import encode, envelope
+from .models import Presence
 
 REFRESH_CHUNK = 500
 
@@ -37,29 +37,25 @@ def presence_snapshot(*, stream: str, names: bool = True) -> dict:
     return {"type": "presence", "users": users, "count": len(users) + anonymous}
 
 
-def _user_or_none(user):
-    return user if user.is_authenticated else None
-
-
 @database_sync_to_async
 def presence_join(*, stream: str, socket_id: str, user) -> None:
+    """Count a socket on `stream`; `user` is None for an anonymous one."""
     Presence.objects.update_or_create(
         stream=stream,
-        channel_name=socket_id,
-        defaults={"user": _user_or_none(user), "last_seen": timezone.now()},
+        socket_id=socket_id,
+        defaults={"user": user, "last_seen": timezone.now()},
     )
 
 
 @database_sync_to_async
 def presence_leave(*, stream: str, socket_id: str) -> None:
-    Presence.objects.filter(stream=stream, channel_name=socket_id).delete()
+    Presence.objects.filter(stream=stream, socket_id=socket_id).delete()
 
 
 async def presence_announce(layer, *, stream: str, names: bool) -> None:
     """Broadcast the stream's presence frame (from the event loop, not a worker thread)."""
     snapshot = await database_sync_to_async(presence_snapshot)(stream=stream, names=names)
-    event = {"type": "stream.event", "group": stream, "seq": None, "frame": encode(snapshot)}
-    await layer.group_send(stream, event)
+    await layer.group_send(stream, envelope(stream, frame=encode(snapshot)))
 
 
 def presence_refresh(sockets: dict[str, list[tuple[str, object]]]) -> set[str]:
@@ -76,22 +72,22 @@ def presence_refresh(sockets: dict[str, list[tuple[str, object]]]) -> set[str]:
             refreshed = 0
             for start in range(0, len(ids), REFRESH_CHUNK):
                 chunk = ids[start : start + REFRESH_CHUNK]
-                refreshed += Presence.objects.filter(stream=stream, channel_name__in=chunk).update(
+                refreshed += Presence.objects.filter(stream=stream, socket_id__in=chunk).update(
                     last_seen=now
                 )
             if refreshed < len(ids):
                 # A row went missing (swept while this process stalled): restore it.
                 existing = set(
-                    Presence.objects.filter(stream=stream, channel_name__in=ids).values_list(
-                        "channel_name", flat=True
+                    Presence.objects.filter(stream=stream, socket_id__in=ids).values_list(
+                        "socket_id", flat=True
                     )
                 )
                 Presence.objects.bulk_create(
                     [
                         Presence(
                             stream=stream,
-                            channel_name=socket_id,
-                            user=_user_or_none(user),
+                            socket_id=socket_id,
+                            user=user,
                             last_seen=now,
                         )
                         for socket_id, user in entries

@@ -3,7 +3,7 @@
 Close codes an application may send (daphne allows 1000 and 4000-4999):
 
     4009  a frame over MAX_FRAME_BYTES reached the application
-    4029  the connection kept sending faster than FLOOD_RATE frames a second
+    4029  the connection kept sending faster than WEBSOCKET_FLOOD_RATE frames a second
 """
 
 import json
@@ -21,19 +21,17 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
 
-from project.fanout import Hub, get_hub
-from project.protocol import Protocol, ProtocolError
-from project.ratelimit import RateLimited
-from project.streams import REPLAY_BATCH, encode, stream_events_after
+from .broadcast import encode
+from .hub import Hub, Member, get_hub
+from .log import REPLAY_BATCH, stream_replay
+from .ratelimit import RateLimited
+from .schemas import Protocol, ProtocolError
 
 logger = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 64 * 1024
 CLOSE_TOO_LARGE = 4009
 CLOSE_FLOODING = 4029
-# Per connection: a burst of FLOOD_BURST frames, then FLOOD_RATE a second.
-FLOOD_BURST = settings.WEBSOCKET_FLOOD_BURST
-FLOOD_RATE = float(settings.WEBSOCKET_FLOOD_RATE)
 
 
 def _as_protocol_error(error: Exception, content: dict[str, Any]) -> ProtocolError:
@@ -64,22 +62,22 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     presence_names = True
 
     # The process's hub listens to the channel layer for every stream socket,
-    # so a socket has no channel of its own (project/fanout.py).
+    # so a socket has no channel of its own (streams/hub.py).
     channel_layer_alias = None
 
     # Socket events -----------------------------------------------------------
 
     async def connect(self) -> None:
         """Called when the socket asks to open."""
-        self.socket_id = uuid.uuid4().hex
         self.group: str | None = None
-        self.presence: str | None = None
+        self.member: Member | None = None
         self.hub: Hub | None = None
         self.replayed_upto = 0
         # Live frames wait here while a replay is under way (see deliver()).
         self.live = False
         self.held: deque[tuple[int | None, dict]] = deque()
-        self.tokens = float(FLOOD_BURST)
+        # Per connection: WEBSOCKET_FLOOD_BURST frames at once, then WEBSOCKET_FLOOD_RATE a second.
+        self.tokens = float(settings.WEBSOCKET_FLOOD_BURST)
         self.tokens_at = time.monotonic()
         try:
             after = self.requested_after()
@@ -92,18 +90,25 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         # Join before replaying: an event committed during the replay is then
         # either in the replay or handed to us, never in neither.
         self.group = self.stream_group()
-        self.presence = self.presence_group()
+        user = self.scope["user"]
+        self.member = Member(
+            socket_id=uuid.uuid4().hex,
+            user=user if user.is_authenticated else None,
+            presence=self.presence_group(),
+            names=self.presence_names,
+            deliver=self.deliver,
+        )
         self.hub = get_hub()
-        await self.hub.attach(self, self.groups_joined())
+        await self.hub.attach(self.member, self.groups_joined())
         await self.accept()
         await self.replay(after)
-        await self.hub.present_join(self)
+        await self.hub.present_join(self.member)
 
     async def disconnect(self, code: int) -> None:
         """Called when the socket closes (not when the server process dies)."""
-        if self.hub is not None:
-            self.hub.detach(self, self.groups_joined())
-            await self.hub.present_leave(self)
+        if self.hub is not None and self.member is not None:
+            self.hub.detach(self.member, self.groups_joined())
+            await self.hub.present_leave(self.member)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Called with each inbound frame: check it, then hand it to its command."""
@@ -190,7 +195,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 after = await database_sync_to_async(self.stream_head)()
             else:
                 while True:
-                    batch = await database_sync_to_async(stream_events_after)(events, after=after)
+                    batch = await database_sync_to_async(stream_replay)(events, after=after)
                     for seq, frame in batch:
                         await self.send(text_data=frame)
                         after = seq
@@ -206,11 +211,17 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             self.live = True
 
     def groups_joined(self) -> list[str]:
-        return [self.group] if self.presence == self.group else [self.group, self.presence]
+        """The stream's group, and the presence stream's when that is another one."""
+        assert self.group is not None and self.member is not None
+        groups = [self.group]
+        if self.member.presence != self.group:
+            groups.append(self.member.presence)
+        return groups
 
     def within_flood_limit(self) -> bool:
         now = time.monotonic()
-        self.tokens = min(FLOOD_BURST, self.tokens + (now - self.tokens_at) * FLOOD_RATE)
+        burst, rate = settings.WEBSOCKET_FLOOD_BURST, settings.WEBSOCKET_FLOOD_RATE
+        self.tokens = min(burst, self.tokens + (now - self.tokens_at) * rate)
         self.tokens_at = now
         self.tokens -= 1
         return self.tokens >= 0

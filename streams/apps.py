@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class StreamsConfig(AppConfig):
+    """The real-time engine: stream logs, broadcast, the stream consumer, the hub and presence."""
+
+    name = "streams"
+    verbose_name = "Streams"

@@ -1,0 +1,234 @@
+"""Fan-out once per process: one channel-layer subscriber for all of a process's stream sockets.
+
+The usual Channels app puts every socket in the room's group, so a message to a
+room of N sockets is N layer messages, N handler calls and N encodings. Here
+each server process has one `Hub`, and it is the hub's one channel that is in
+the group: a broadcast costs the layer one message per *process*, and the hub
+hands the frame (encoded once, by the service that committed it) to each of
+its local sockets that follow that stream.
+
+A socket is known to the hub only as a `Member`: its id, its user, the stream
+it is counted on, whether names are shown there, and a way to deliver to it.
+The hub never looks inside a consumer.
+
+The hub also keeps the process's presence: it refreshes the rows of all its
+sockets in one statement per heartbeat (not one write per socket), sweeps the
+rows of processes that died, renews its group memberships before the layer's
+group_expiry, and coalesces presence announcements, so a thousand sockets
+joining at once send a handful of presence frames, not a thousand.
+
+Ordering is kept: a socket that is replaying from the database holds the live
+frames the hub hands it, and sends them after its replay, minus what the
+replay already covered (see StreamConsumer.deliver).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.conf import settings
+
+from . import presence
+
+logger = logging.getLogger(__name__)
+
+# How long presence changes gather before one announcement goes out.
+PRESENCE_COALESCE = 0.25
+
+# A delivery: the frame's seq (None for an ephemeral frame) and the ASGI message to send.
+Deliver = Callable[[int | None, dict[str, Any]], Awaitable[None]]
+
+_hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
+
+
+def get_hub() -> Hub:
+    """This process's hub (one per event loop and channel layer)."""
+    loop = asyncio.get_running_loop()
+    layer = get_channel_layer()
+    hub = _hubs.get(loop)
+    if hub is None or hub.layer is not layer:
+        hub = _hubs[loop] = Hub(layer)
+    return hub
+
+
+@dataclass(eq=False, frozen=True)
+class Member:
+    """What the hub knows of one socket. Compared by identity: each socket is its own member."""
+
+    socket_id: str
+    # The signed-in user, or None for an anonymous socket.
+    user: Any
+    # The stream whose presence counts this socket, and whether names are shown on it.
+    presence: str
+    names: bool
+    deliver: Deliver
+
+
+class SingleFlight:
+    """Run each keyed coroutine once: callers that arrive meanwhile await the same outcome.
+
+    A success is remembered until `forget(key)`; a failure is not, so the next
+    caller tries again (and those already waiting see the error).
+    """
+
+    def __init__(self) -> None:
+        self.flights: dict[Hashable, asyncio.Future[None]] = {}
+
+    async def run(self, key: Hashable, action: Callable[[], Awaitable[None]]) -> None:
+        flight = self.flights.get(key)
+        if flight is not None:
+            await asyncio.shield(flight)
+            return
+        flight = self.flights[key] = asyncio.get_running_loop().create_future()
+        try:
+            await action()
+        except BaseException as error:
+            del self.flights[key]
+            flight.set_exception(error)
+            flight.exception()  # retrieved: nobody else need be waiting
+            raise
+        flight.set_result(None)
+
+    def forget(self, key: Hashable) -> None:
+        self.flights.pop(key, None)
+
+
+class Hub:
+    def __init__(self, layer: BaseChannelLayer) -> None:
+        self.layer = layer
+        self.channel: str | None = None
+        self.once = SingleFlight()
+        self.groups: dict[str, set[Member]] = {}
+        # Presence: stream -> this process's members on it; streams to announce.
+        self.present: dict[str, set[Member]] = {}
+        self.dirty: dict[str, bool] = {}
+        self.flushing: asyncio.Task[None] | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+
+    # Sockets -----------------------------------------------------------------------
+
+    async def attach(self, member: Member, groups: list[str]) -> None:
+        """Deliver the frames of `groups` to `member` from now on (joined when this returns)."""
+        await self.once.run("start", self._start)
+        for group in groups:
+            self.groups.setdefault(group, set()).add(member)
+            await self.once.run(("join", group), lambda group=group: self._join(group))
+
+    def detach(self, member: Member, groups: list[str]) -> None:
+        for group in groups:
+            members = self.groups.get(group)
+            if members is not None:
+                members.discard(member)
+        # Empty groups are left at the next maintenance pass: a socket that
+        # reconnects at once finds its group still joined.
+
+    async def _start(self) -> None:
+        channel = await self.layer.new_channel()
+        self.tasks = [
+            asyncio.create_task(self._receive(channel), name="hub receive"),
+            asyncio.create_task(self._maintain(), name="hub maintenance"),
+        ]
+        self.channel = channel
+
+    async def _join(self, group: str) -> None:
+        await self.layer.group_add(group, self.channel)
+
+    async def _receive(self, channel: str) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("hub: receiving from the channel layer failed; retrying")
+                await asyncio.sleep(1)
+                continue
+            members = self.groups.get(message.get("group"))
+            if members:
+                await self._deliver(members, message)
+
+    async def _deliver(self, members: set[Member], message: dict[str, Any]) -> None:
+        seq = message["seq"]
+        # One ASGI message for every socket: the frame was encoded once, at commit.
+        outgoing = {"type": "websocket.send", "text": message["frame"]}
+        for member in tuple(members):
+            try:
+                await member.deliver(seq, outgoing)
+            except Exception:
+                logger.exception("hub: a socket refused a frame")
+
+    # Presence -----------------------------------------------------------------------
+
+    async def present_join(self, member: Member) -> None:
+        await presence.presence_join(
+            stream=member.presence, socket_id=member.socket_id, user=member.user
+        )
+        self.present.setdefault(member.presence, set()).add(member)
+        self.announce(member.presence, member.names)
+
+    async def present_leave(self, member: Member) -> None:
+        sockets = self.present.get(member.presence)
+        if sockets is not None:
+            sockets.discard(member)
+        await presence.presence_leave(stream=member.presence, socket_id=member.socket_id)
+        self.announce(member.presence, member.names)
+
+    def announce(self, stream: str, names: bool) -> None:
+        """Send `stream`'s presence soon, together with whatever else changes meanwhile."""
+        self.dirty[stream] = names
+        if self.flushing is None or self.flushing.done():
+            self.flushing = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(PRESENCE_COALESCE)
+        dirty, self.dirty = self.dirty, {}
+        for stream, names in dirty.items():
+            try:
+                await presence.presence_announce(self.layer, stream=stream, names=names)
+            except Exception:
+                logger.exception("hub: announcing presence on %s failed", stream)
+
+    # Maintenance --------------------------------------------------------------------
+
+    async def _maintain(self) -> None:
+        while True:
+            await asyncio.sleep(settings.PRESENCE_HEARTBEAT)
+            try:
+                await self._renew_groups()
+                await self._refresh_presence()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("hub: maintenance failed; retrying at the next heartbeat")
+
+    async def _renew_groups(self) -> None:
+        """Re-join live groups before the layer's group_expiry; leave the empty ones."""
+        for group, members in list(self.groups.items()):
+            if members:
+                await self.layer.group_add(group, self.channel)
+            else:
+                del self.groups[group]
+                self.once.forget(("join", group))
+                await self.layer.group_discard(group, self.channel)
+
+    async def _refresh_presence(self) -> None:
+        sockets = {
+            stream: [(member.socket_id, member.user) for member in members]
+            for stream, members in self.present.items()
+            if members
+        }
+        names = {
+            stream: next(iter(members)).names for stream, members in self.present.items() if members
+        }
+        for stream in [stream for stream, members in self.present.items() if not members]:
+            del self.present[stream]
+        changed = await database_sync_to_async(presence.presence_refresh)(sockets)
+        for stream in changed:
+            self.announce(stream, names[stream])

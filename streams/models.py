@@ -1,0 +1,44 @@
+"""The engine's tables: the event-log base every stream's log extends, and presence."""
+
+from django.conf import settings
+from django.db import models
+
+
+class StreamEventBase(models.Model):
+    """One committed change to a stream, stored as the frame clients receive."""
+
+    seq = models.PositiveBigIntegerField()
+    type = models.CharField(max_length=40)
+    # The row the event is about (a message, a post): lets a later change
+    # rewrite what earlier events say of it (redaction on delete).
+    subject_id = models.PositiveBigIntegerField(db_index=True)
+    frame = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["seq"]
+
+
+class Presence(models.Model):
+    """One open socket on a stream, kept fresh by its process's hub.
+
+    Rows whose refreshes stopped (their server process died without running
+    `disconnect()`) are swept by the hubs of the processes still running.
+    """
+
+    stream = models.CharField(max_length=100)
+    socket_id = models.CharField(max_length=200)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["stream", "socket_id"], name="presence_socket"),
+        ]
+        indexes = [models.Index(fields=["stream", "last_seen"], name="presence_fresh")]
+
+    def __str__(self) -> str:
+        return f"{self.user or 'anonymous'} on {self.stream}"

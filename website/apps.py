@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class WebsiteConfig(AppConfig):
+    """The site itself: the home page, sign-up, the health check and the demo data."""
+
+    name = "website"
+    verbose_name = "Site"
