@@ -13,25 +13,29 @@ from markdown_it import MarkdownIt
 
 URL_SCHEMES = {"http", "https", "mailto"}
 
-_CHAT = MarkdownIt("zero", {"html": False, "linkify": True, "breaks": True}).enable(
-    ["paragraph", "fence", "emphasis", "backticks", "link", "linkify", "newline", "escape"]
-)
-_CHAT_TAGS = {"p", "br", "em", "strong", "code", "pre", "a"}
-
-_ARTICLE = MarkdownIt("commonmark", {"html": False, "linkify": True}).enable(
-    ["linkify", "strikethrough", "table"]
-)
-_ARTICLE_TAGS = _CHAT_TAGS | {
+# The allow-lists: tags, and the attributes each may keep. static/js/safe-html.js
+# rebuilds the same markup in the browser from the same lists, and
+# tests/streams/test_markdown.py fails when the two differ.
+CHAT_TAGS = {"p", "br", "em", "strong", "code", "pre", "a"}
+ARTICLE_TAGS = CHAT_TAGS | {
     "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote", "hr", "img",
     "s", "del", "table", "thead", "tbody", "tr", "th", "td",
 }  # fmt: skip
+ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title"}}
+
+_CHAT = MarkdownIt("zero", {"html": False, "linkify": True, "breaks": True}).enable(
+    ["paragraph", "fence", "emphasis", "backticks", "link", "linkify", "newline", "escape"]
+)
+_ARTICLE = MarkdownIt("commonmark", {"html": False, "linkify": True}).enable(
+    ["linkify", "strikethrough", "table"]
+)
 
 
 def _clean(html: str, tags: set[str]) -> str:
     return nh3.clean(
         html,
         tags=tags,
-        attributes={"a": {"href", "title"}, "img": {"src", "alt", "title"}},
+        attributes=ATTRIBUTES,
         url_schemes=URL_SCHEMES,
         link_rel="nofollow noopener noreferrer",
         strip_comments=True,
@@ -40,12 +44,12 @@ def _clean(html: str, tags: set[str]) -> str:
 
 def render_chat(text: str) -> str:
     """Light markdown for chat: code, emphasis, links."""
-    return _clean(_CHAT.render(text), _CHAT_TAGS)
+    return _clean(_CHAT.render(text), CHAT_TAGS)
 
 
 def render_article(text: str) -> str:
     """Fuller markdown for liveblog updates: headings, lists, quotes, images by URL."""
-    return _clean(_ARTICLE.render(text), _ARTICLE_TAGS)
+    return _clean(_ARTICLE.render(text), ARTICLE_TAGS)
 
 
 def plain_text(html: str, *, limit: int) -> str:
