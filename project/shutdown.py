@@ -1,8 +1,8 @@
 """A clean exit for daphne after SIGTERM: finish the tasks its event loop left behind.
 
-On SIGTERM daphne stops its event loop with the consumers of open sockets
-still suspended in it (waiting on their channel-layer queues, their heartbeat
-sleeping). The interpreter then garbage-collects those suspended coroutines
+On SIGTERM daphne stops its event loop with tasks still suspended in it: the
+consumers of open sockets waiting for their next frame, and the hub's
+(streams/hub.py) receive and maintenance loops. The interpreter then garbage-collects those suspended coroutines
 during its own teardown, when much of the runtime is already gone; on
 CPython 3.11 that crashes the process (SIGSEGV, exit status -11), so every
 rolling restart looked like a crash to the orchestrator.
