@@ -1,4 +1,5 @@
 // The chat room page: renders messages, applies stream events, sends, edits, deletes.
+import { button, element, fetchOlder, showState, timeLabel } from "./page.js";
 import { CHAT_TAGS, safeFragment } from "./safe-html.js";
 import { StreamSocket, clientId } from "./stream.js";
 
@@ -6,7 +7,6 @@ const GROUP_WITHIN_MS = 5 * 60 * 1000;
 const TYPING_SEND_EVERY_MS = 3000;
 const TYPING_SHOWN_MS = 6000;
 const RATE_LIMIT_RETRY_MS = 2000;
-const STATE_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…" };
 
 const root = document.getElementById("room");
 const me = root.dataset.user;
@@ -28,19 +28,6 @@ let lastTypingSent = 0;
 
 // Rendering ---------------------------------------------------------------------
 
-function timeLabel(iso) {
-  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-}
-
-function button(label, onClick) {
-  const element = document.createElement("button");
-  element.type = "button";
-  element.className = "link-button";
-  element.textContent = label;
-  element.addEventListener("click", onClick);
-  return element;
-}
-
 function fillRow(row, message) {
   row.replaceChildren();
   row.dataset.id = message.id;
@@ -49,25 +36,15 @@ function fillRow(row, message) {
   row.dataset.body = message.body;
   row.classList.toggle("deleted", message.deleted);
 
-  const meta = document.createElement("div");
-  meta.className = "message-meta";
-  const author = document.createElement("span");
-  author.className = "message-author";
-  author.textContent = message.author;
-  const time = document.createElement("time");
-  time.className = "message-time";
+  const meta = element("div", "message-meta");
+  const time = element("time", "message-time", timeLabel(message.created_at));
   time.dateTime = message.created_at;
-  time.textContent = timeLabel(message.created_at);
-  meta.append(author, time);
+  meta.append(element("span", "message-author", message.author), time);
   if (message.edited_at && !message.deleted) {
-    const edited = document.createElement("span");
-    edited.className = "message-edited";
-    edited.textContent = "(edited)";
-    meta.append(edited);
+    meta.append(element("span", "message-edited", "(edited)"));
   }
   if (!message.deleted && (message.author === me || isStaff)) {
-    const actions = document.createElement("span");
-    actions.className = "message-actions";
+    const actions = element("span", "message-actions");
     if (message.author === me) {
       actions.append(button("Edit", () => startEdit(row)));
     }
@@ -75,8 +52,7 @@ function fillRow(row, message) {
     meta.append(actions);
   }
 
-  const body = document.createElement("div");
-  body.className = "message-body";
+  const body = element("div", "message-body");
   if (message.deleted) {
     body.textContent = "Message deleted";
   } else {
@@ -107,8 +83,7 @@ function upsert(message) {
     return;
   }
   const stick = nearBottom();
-  row = document.createElement("li");
-  row.className = "message";
+  row = element("li", "message");
   row.id = `message-${message.id}`;
   fillRow(row, message);
   rows.set(message.id, row);
@@ -126,22 +101,11 @@ function upsert(message) {
 }
 
 function showUnsent(cid, body) {
-  const row = document.createElement("li");
-  row.className = "message pending";
+  const row = element("li", "message pending");
   row.dataset.clientId = cid;
-  const meta = document.createElement("div");
-  meta.className = "message-meta";
-  const author = document.createElement("span");
-  author.className = "message-author";
-  author.textContent = me;
-  const status = document.createElement("span");
-  status.className = "message-time";
-  status.textContent = "sending…";
-  meta.append(author, status);
-  const text = document.createElement("div");
-  text.className = "message-body";
-  text.textContent = body;
-  row.append(meta, text);
+  const meta = element("div", "message-meta");
+  meta.append(element("span", "message-author", me), element("span", "message-time", "sending…"));
+  row.append(meta, element("div", "message-body", body));
   list.append(row);
   list.scrollTop = list.scrollHeight;
   return row;
@@ -149,11 +113,7 @@ function showUnsent(cid, body) {
 
 function renderPresence(users) {
   presenceList.replaceChildren(
-    ...users.map((name) => {
-      const item = document.createElement("li");
-      item.textContent = name === me ? `${name} (you)` : name;
-      return item;
-    }),
+    ...users.map((name) => element("li", "", name === me ? `${name} (you)` : name)),
   );
 }
 
@@ -210,8 +170,7 @@ function onError(frame) {
 }
 
 function onState(state) {
-  root.dataset.state = state;
-  stateLine.textContent = STATE_TEXT[state];
+  showState(root, stateLine, state);
   if (state === "live") {
     // Whatever was typed while offline, or was in flight when the socket
     // dropped: the server ignores a client_id it already has.
@@ -245,15 +204,13 @@ function submit() {
 
 function startEdit(row) {
   const body = row.querySelector(".message-body");
-  const editor = document.createElement("form");
-  editor.className = "edit-form";
-  const area = document.createElement("textarea");
+  const editor = element("form", "edit-form");
+  const area = element("textarea");
   area.value = row.dataset.body;
   area.rows = 2;
   area.setAttribute("aria-label", "Edit message");
-  const save = document.createElement("button");
+  const save = element("button", "", "Save");
   save.type = "submit";
-  save.textContent = "Save";
   const cancel = button("Cancel", () => editor.replaceWith(body));
   editor.append(area, save, cancel);
   editor.addEventListener("submit", (event) => {
@@ -288,11 +245,8 @@ async function loadOlder() {
   if (!first) return;
   loadingOlder = true;
   try {
-    const response = await fetch(`${root.dataset.history}?before=${first.dataset.id}`, {
-      headers: { Accept: "application/json" },
-    });
-    if (!response.ok) return;
-    const page = await response.json();
+    const page = await fetchOlder(root.dataset.history, first.dataset.id);
+    if (!page) return;
     const height = list.scrollHeight;
     const top = list.scrollTop;
     for (const message of page.messages) if (!rows.has(message.id)) upsert(message);
