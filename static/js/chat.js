@@ -1,7 +1,7 @@
 // The chat room page: renders messages, applies stream events, sends, edits, deletes.
 import { button, element, fetchOlder, showState, timeLabel } from "./page.js";
 import { CHAT_TAGS, safeFragment } from "./safe-html.js";
-import { StreamSocket, clientId } from "./stream.js";
+import { StreamSocket } from "./stream.js";
 
 const GROUP_WITHIN_MS = 5 * 60 * 1000;
 const TYPING_SEND_EVERY_MS = 3000;
@@ -187,6 +187,13 @@ const socket = new StreamSocket({
 });
 
 // Commands ----------------------------------------------------------------------
+
+// A client-generated id for idempotent retries (crypto.randomUUID needs a secure context).
+function clientId() {
+  const bytes = new Uint8Array(16);
+  window.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
 
 function sendFrame(cid) {
   return { type: "chat.send", body: unsent.get(cid).body, client_id: cid };

@@ -6,6 +6,7 @@ Tests wait on page state (`#room[data-state]`, rows in the log), never on a slee
 from collections.abc import Callable, Iterator
 
 import pytest
+from django.templatetags.static import static
 from playwright.sync_api import BrowserContext, Page, expect
 
 from chat.models import Message
@@ -17,7 +18,34 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 PENDING = "#messages li.message.pending"
 
-# [id, author, body text] of every message row, top to bottom.
+# A second StreamSocket on a page, imported the way the pages import it, kept as window.extra.
+START_EXTRA_SOCKET = """async ([url, path]) => {
+  const { StreamSocket } = await import(url);
+  const ignore = () => {};
+  const handlers = { onEvent: ignore, onFrame: ignore, onState: ignore };
+  window.extra = new StreamSocket({ path, seq: 0, ...handlers });
+  window.extra.start();
+}"""
+
+# Stop it, then go back online: a socket whose listener outlived stop() would open again.
+STOP_EXTRA_SOCKET = """() => {
+  const Real = window.WebSocket;
+  let opened = 0;
+  window.WebSocket = class extends Real {
+    constructor(...args) {
+      super(...args);
+      opened += 1;
+    }
+  };
+  try {
+    window.extra.stop();
+    window.dispatchEvent(new Event("online"));
+  } finally {
+    window.WebSocket = Real;
+  }
+  return { opened, sent: window.extra.send({ type: "chat.typing" }) };
+}"""
+
 # Fixtures ----------------------------------------------------------------------
 
 
@@ -205,3 +233,21 @@ def test_message_text_is_never_markup(enter_room, daphne_server, ann, bob):
         # markdown-it refuses these links outright: no link at all, not a defanged one.
         expect(messages.locator("a")).to_have_count(0)
     assert dialogs == []
+
+
+def test_a_stopped_socket_closes_for_good(enter_room, daphne_server, ann, bob):
+    room = room_create(name="Watched", created_by=bob)
+    elsewhere = room_create(name="Elsewhere", created_by=ann)
+    page_b = enter_room(daphne_server.url, bob, room.slug)
+    page_a = enter_room(daphne_server.url, ann, elsewhere.slug)
+    presence_b = page_b.locator("#presence li")
+    expect(presence_b).to_have_text(["bob (you)"])
+
+    page_a.evaluate(START_EXTRA_SOCKET, [static("js/stream.js"), f"/ws/chat/{room.slug}/"])
+    expect(presence_b).to_have_text(["ann", "bob (you)"])
+
+    assert page_a.evaluate(STOP_EXTRA_SOCKET) == {"opened": 0, "sent": False}
+    # daphne saw the socket close.
+    expect(presence_b).to_have_text(["bob (you)"])
+    # The page's own socket is untouched.
+    expect(page_a.locator("#room")).to_have_attribute("data-state", "live")
