@@ -16,12 +16,15 @@ const form = document.getElementById("composer");
 const input = document.getElementById("message-input");
 const olderButton = document.getElementById("load-older");
 const typingLine = document.getElementById("typing");
+const errorBox = document.getElementById("chat-error-box");
+const errorLine = document.getElementById("chat-error");
 const presenceList = document.getElementById("presence");
 const stateLine = document.getElementById("connection-state");
 
 const rows = new Map(); // message id -> <li>
 const unsent = new Map(); // client_id -> { body, row }
 const typers = new Map(); // username -> time the indicator expires
+const asked = new Set(); // ids this page asked to edit or delete since the last error
 let hasOlder = false;
 let loadingOlder = false;
 let lastTypingSent = 0;
@@ -128,10 +131,31 @@ function renderTyping() {
 }
 window.setInterval(renderTyping, 1000);
 
+// A refusal that belongs to no pending message stays in a line of its own
+// (the typing line is redrawn every second) until dismissed, or until
+// something this page asked for afterwards goes through.
+function showError(detail) {
+  asked.clear();
+  errorLine.textContent = detail;
+  errorBox.hidden = false;
+}
+
+function clearError() {
+  errorLine.textContent = "";
+  errorBox.hidden = true;
+}
+
+// Whether a stream event is the server carrying out a command from this page.
+function confirms(frame) {
+  if (frame.type === "chat.message") return unsent.has(frame.message.client_id);
+  return asked.delete(frame.message.id);
+}
+
 // Stream ------------------------------------------------------------------------
 
 function onEvent(frame) {
   const message = frame.message;
+  if (confirms(frame)) clearError();
   if (frame.type === "chat.message" && message.author === me && unsent.has(message.client_id)) {
     unsent.get(message.client_id).row.remove();
     unsent.delete(message.client_id);
@@ -165,7 +189,7 @@ function onError(frame) {
     pending.row.classList.add("failed");
     pending.row.querySelector(".message-time").textContent = `not sent: ${frame.detail}`;
   } else {
-    typingLine.textContent = frame.detail;
+    showError(frame.detail);
   }
 }
 
@@ -223,8 +247,9 @@ function startEdit(row) {
   editor.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = area.value.trim();
-    if (text && text !== row.dataset.body) {
-      socket.send({ type: "chat.edit", id: Number(row.dataset.id), body: text });
+    const id = Number(row.dataset.id);
+    if (text && text !== row.dataset.body && socket.send({ type: "chat.edit", id, body: text })) {
+      asked.add(id);
     }
     editor.replaceWith(body);
   });
@@ -241,8 +266,9 @@ function startEdit(row) {
 }
 
 function deleteMessage(row) {
-  if (window.confirm("Delete this message?")) {
-    socket.send({ type: "chat.delete", id: Number(row.dataset.id) });
+  const id = Number(row.dataset.id);
+  if (window.confirm("Delete this message?") && socket.send({ type: "chat.delete", id })) {
+    asked.add(id);
   }
 }
 
@@ -288,6 +314,7 @@ list.addEventListener("scroll", () => {
   if (list.scrollTop < 40) loadOlder();
 });
 olderButton.addEventListener("click", loadOlder);
+document.getElementById("chat-error-dismiss").addEventListener("click", clearError);
 
 const initial = JSON.parse(document.getElementById("initial-messages").textContent);
 for (const message of initial.messages) upsert(message);
