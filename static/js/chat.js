@@ -1,12 +1,12 @@
 // The chat room page: renders messages, applies stream events, sends, edits, deletes.
+import { button, element, fetchOlder, showState, timeLabel } from "./page.js";
 import { CHAT_TAGS, safeFragment } from "./safe-html.js";
-import { StreamSocket, clientId } from "./stream.js";
+import { StreamSocket } from "./stream.js";
 
 const GROUP_WITHIN_MS = 5 * 60 * 1000;
 const TYPING_SEND_EVERY_MS = 3000;
 const TYPING_SHOWN_MS = 6000;
 const RATE_LIMIT_RETRY_MS = 2000;
-const STATE_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…" };
 
 const root = document.getElementById("room");
 const me = root.dataset.user;
@@ -16,30 +16,20 @@ const form = document.getElementById("composer");
 const input = document.getElementById("message-input");
 const olderButton = document.getElementById("load-older");
 const typingLine = document.getElementById("typing");
+const errorBox = document.getElementById("chat-error-box");
+const errorLine = document.getElementById("chat-error");
 const presenceList = document.getElementById("presence");
 const stateLine = document.getElementById("connection-state");
 
 const rows = new Map(); // message id -> <li>
 const unsent = new Map(); // client_id -> { body, row }
 const typers = new Map(); // username -> time the indicator expires
+const asked = new Set(); // ids this page asked to edit or delete since the last error
 let hasOlder = false;
 let loadingOlder = false;
 let lastTypingSent = 0;
 
 // Rendering ---------------------------------------------------------------------
-
-function timeLabel(iso) {
-  return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-}
-
-function button(label, onClick) {
-  const element = document.createElement("button");
-  element.type = "button";
-  element.className = "link-button";
-  element.textContent = label;
-  element.addEventListener("click", onClick);
-  return element;
-}
 
 function fillRow(row, message) {
   row.replaceChildren();
@@ -49,25 +39,15 @@ function fillRow(row, message) {
   row.dataset.body = message.body;
   row.classList.toggle("deleted", message.deleted);
 
-  const meta = document.createElement("div");
-  meta.className = "message-meta";
-  const author = document.createElement("span");
-  author.className = "message-author";
-  author.textContent = message.author;
-  const time = document.createElement("time");
-  time.className = "message-time";
+  const meta = element("div", "message-meta");
+  const time = element("time", "message-time", timeLabel(message.created_at));
   time.dateTime = message.created_at;
-  time.textContent = timeLabel(message.created_at);
-  meta.append(author, time);
+  meta.append(element("span", "message-author", message.author), time);
   if (message.edited_at && !message.deleted) {
-    const edited = document.createElement("span");
-    edited.className = "message-edited";
-    edited.textContent = "(edited)";
-    meta.append(edited);
+    meta.append(element("span", "message-edited", "(edited)"));
   }
   if (!message.deleted && (message.author === me || isStaff)) {
-    const actions = document.createElement("span");
-    actions.className = "message-actions";
+    const actions = element("span", "message-actions");
     if (message.author === me) {
       actions.append(button("Edit", () => startEdit(row)));
     }
@@ -75,8 +55,7 @@ function fillRow(row, message) {
     meta.append(actions);
   }
 
-  const body = document.createElement("div");
-  body.className = "message-body";
+  const body = element("div", "message-body");
   if (message.deleted) {
     body.textContent = "Message deleted";
   } else {
@@ -107,8 +86,7 @@ function upsert(message) {
     return;
   }
   const stick = nearBottom();
-  row = document.createElement("li");
-  row.className = "message";
+  row = element("li", "message");
   row.id = `message-${message.id}`;
   fillRow(row, message);
   rows.set(message.id, row);
@@ -126,22 +104,11 @@ function upsert(message) {
 }
 
 function showUnsent(cid, body) {
-  const row = document.createElement("li");
-  row.className = "message pending";
+  const row = element("li", "message pending");
   row.dataset.clientId = cid;
-  const meta = document.createElement("div");
-  meta.className = "message-meta";
-  const author = document.createElement("span");
-  author.className = "message-author";
-  author.textContent = me;
-  const status = document.createElement("span");
-  status.className = "message-time";
-  status.textContent = "sending…";
-  meta.append(author, status);
-  const text = document.createElement("div");
-  text.className = "message-body";
-  text.textContent = body;
-  row.append(meta, text);
+  const meta = element("div", "message-meta");
+  meta.append(element("span", "message-author", me), element("span", "message-time", "sending…"));
+  row.append(meta, element("div", "message-body", body));
   list.append(row);
   list.scrollTop = list.scrollHeight;
   return row;
@@ -149,11 +116,7 @@ function showUnsent(cid, body) {
 
 function renderPresence(users) {
   presenceList.replaceChildren(
-    ...users.map((name) => {
-      const item = document.createElement("li");
-      item.textContent = name === me ? `${name} (you)` : name;
-      return item;
-    }),
+    ...users.map((name) => element("li", "", name === me ? `${name} (you)` : name)),
   );
 }
 
@@ -168,10 +131,31 @@ function renderTyping() {
 }
 window.setInterval(renderTyping, 1000);
 
+// A refusal that belongs to no pending message stays in a line of its own
+// (the typing line is redrawn every second) until dismissed, or until
+// something this page asked for afterwards goes through.
+function showError(detail) {
+  asked.clear();
+  errorLine.textContent = detail;
+  errorBox.hidden = false;
+}
+
+function clearError() {
+  errorLine.textContent = "";
+  errorBox.hidden = true;
+}
+
+// Whether a stream event is the server carrying out a command from this page.
+function confirms(frame) {
+  if (frame.type === "chat.message") return unsent.has(frame.message.client_id);
+  return asked.delete(frame.message.id);
+}
+
 // Stream ------------------------------------------------------------------------
 
 function onEvent(frame) {
   const message = frame.message;
+  if (confirms(frame)) clearError();
   if (frame.type === "chat.message" && message.author === me && unsent.has(message.client_id)) {
     unsent.get(message.client_id).row.remove();
     unsent.delete(message.client_id);
@@ -205,13 +189,12 @@ function onError(frame) {
     pending.row.classList.add("failed");
     pending.row.querySelector(".message-time").textContent = `not sent: ${frame.detail}`;
   } else {
-    typingLine.textContent = frame.detail;
+    showError(frame.detail);
   }
 }
 
 function onState(state) {
-  root.dataset.state = state;
-  stateLine.textContent = STATE_TEXT[state];
+  showState(root, stateLine, state);
   if (state === "live") {
     // Whatever was typed while offline, or was in flight when the socket
     // dropped: the server ignores a client_id it already has.
@@ -229,6 +212,13 @@ const socket = new StreamSocket({
 
 // Commands ----------------------------------------------------------------------
 
+// A client-generated id for idempotent retries (crypto.randomUUID needs a secure context).
+function clientId() {
+  const bytes = new Uint8Array(16);
+  window.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 function sendFrame(cid) {
   return { type: "chat.send", body: unsent.get(cid).body, client_id: cid };
 }
@@ -245,22 +235,21 @@ function submit() {
 
 function startEdit(row) {
   const body = row.querySelector(".message-body");
-  const editor = document.createElement("form");
-  editor.className = "edit-form";
-  const area = document.createElement("textarea");
+  const editor = element("form", "edit-form");
+  const area = element("textarea");
   area.value = row.dataset.body;
   area.rows = 2;
   area.setAttribute("aria-label", "Edit message");
-  const save = document.createElement("button");
+  const save = element("button", "", "Save");
   save.type = "submit";
-  save.textContent = "Save";
   const cancel = button("Cancel", () => editor.replaceWith(body));
   editor.append(area, save, cancel);
   editor.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = area.value.trim();
-    if (text && text !== row.dataset.body) {
-      socket.send({ type: "chat.edit", id: Number(row.dataset.id), body: text });
+    const id = Number(row.dataset.id);
+    if (text && text !== row.dataset.body && socket.send({ type: "chat.edit", id, body: text })) {
+      asked.add(id);
     }
     editor.replaceWith(body);
   });
@@ -277,8 +266,9 @@ function startEdit(row) {
 }
 
 function deleteMessage(row) {
-  if (window.confirm("Delete this message?")) {
-    socket.send({ type: "chat.delete", id: Number(row.dataset.id) });
+  const id = Number(row.dataset.id);
+  if (window.confirm("Delete this message?") && socket.send({ type: "chat.delete", id })) {
+    asked.add(id);
   }
 }
 
@@ -288,11 +278,8 @@ async function loadOlder() {
   if (!first) return;
   loadingOlder = true;
   try {
-    const response = await fetch(`${root.dataset.history}?before=${first.dataset.id}`, {
-      headers: { Accept: "application/json" },
-    });
-    if (!response.ok) return;
-    const page = await response.json();
+    const page = await fetchOlder(root.dataset.history, first.dataset.id);
+    if (!page) return;
     const height = list.scrollHeight;
     const top = list.scrollTop;
     for (const message of page.messages) if (!rows.has(message.id)) upsert(message);
@@ -327,6 +314,7 @@ list.addEventListener("scroll", () => {
   if (list.scrollTop < 40) loadOlder();
 });
 olderButton.addEventListener("click", loadOlder);
+document.getElementById("chat-error-dismiss").addEventListener("click", clearError);
 
 const initial = JSON.parse(document.getElementById("initial-messages").textContent);
 for (const message of initial.messages) upsert(message);

@@ -4,10 +4,10 @@
 // Every post the page knows of is kept in `posts`; `layout(id)` then puts it
 // where it belongs (timeline, pinned box, key events, drafts) or removes it.
 // The server renders the same markup, so the first layout changes nothing visible.
+import { button, element, fetchOlder, showState, timeLabel } from "./page.js";
 import { ARTICLE_TAGS, safeFragment } from "./safe-html.js";
 import { StreamSocket } from "./stream.js";
 
-const STATE_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…" };
 const PREVIEW_DELAY_MS = 250;
 // The reader is "reading" once the top of the timeline has scrolled this far out of view.
 const READING_OFFSET_PX = 40;
@@ -67,19 +67,6 @@ function remember(list) {
 
 // Rendering -------------------------------------------------------------------------
 
-function timeLabel(iso, withDate = false) {
-  const options = { hour: "2-digit", minute: "2-digit" };
-  if (withDate) Object.assign(options, { day: "numeric", month: "short" });
-  return new Date(iso).toLocaleString([], options);
-}
-
-function element(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
 function timeElement(iso, withDate = false) {
   const time = element("time", "", timeLabel(iso, withDate));
   time.dateTime = iso;
@@ -87,11 +74,11 @@ function timeElement(iso, withDate = false) {
 }
 
 function actionButton(action, label, extraClass = "") {
-  const button = element("button", `link-button ${extraClass}`.trim(), label);
-  button.type = "submit";
-  button.name = "action";
-  button.value = action;
-  return button;
+  const node = element("button", `link-button ${extraClass}`.trim(), label);
+  node.type = "submit";
+  node.name = "action";
+  node.value = action;
+  return node;
 }
 
 function actions(post) {
@@ -102,12 +89,9 @@ function actions(post) {
   token.type = "hidden";
   token.name = "csrfmiddlewaretoken";
   token.value = csrfToken;
-  const edit = element("button", "link-button", "Edit");
-  edit.type = "button";
-  edit.addEventListener("click", () => startEdit(post.id));
   form.append(
     token,
-    edit,
+    button("Edit", () => startEdit(post.id)),
     isPublished(post) ? actionButton("unpublish", "Unpublish") : actionButton("publish", "Publish now"),
     post.pinned ? actionButton("unpin", "Unpin") : actionButton("pin", "Pin"),
     post.key_event ? actionButton("unkey", "Not a key event") : actionButton("key", "Mark as key event"),
@@ -293,10 +277,8 @@ async function loadOlder(event) {
   if (!boundary) return;
   olderLink.setAttribute("aria-busy", "true");
   try {
-    const url = `${root.dataset.history}?before=${boundary.id}`;
-    const response = await fetch(url, { headers: { Accept: "application/json" } });
-    if (!response.ok) return;
-    const page = await response.json();
+    const page = await fetchOlder(root.dataset.history, boundary.id);
+    if (!page) return;
     // Live events may already have told us of some of these: the stream's version wins.
     for (const post of page.posts) if (!posts.has(post.id)) posts.set(post.id, post);
     if (page.posts.length) boundary = page.posts[page.posts.length - 1];
@@ -427,9 +409,6 @@ const socket = new StreamSocket({
   seq: Number(root.dataset.seq),
   onEvent: applyEvent,
   onFrame: applyFrame,
-  onState: (state) => {
-    root.dataset.state = state;
-    stateLine.textContent = STATE_TEXT[state];
-  },
+  onState: (state) => showState(root, stateLine, state),
 });
 socket.start();

@@ -9,6 +9,37 @@ const SILENCE_LIMIT_MS = 45000;
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 15000;
 
+// The wait before each retry doubles from BACKOFF_FIRST_MS up to BACKOFF_MAX_MS;
+// at most one retry is pending at a time.
+class Backoff {
+  constructor() {
+    this.attempt = 0;
+    this.timer = null;
+  }
+
+  schedule(retry) {
+    if (this.timer !== null) return;
+    const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.attempt);
+    this.attempt += 1;
+    // Jitter over the top half: after a server restart, clients do not all come back at once.
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.timer = window.setTimeout(() => {
+      this.timer = null;
+      retry();
+    }, delay);
+  }
+
+  cancel() {
+    window.clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  // The server took us back: the next drop starts again from the shortest wait.
+  reset() {
+    this.attempt = 0;
+  }
+}
+
 export class StreamSocket {
   // path: "/ws/chat/lobby/"; seq: the seq the page was rendered at;
   // onEvent(frame): each stream event, once, in seq order;
@@ -23,19 +54,31 @@ export class StreamSocket {
     this.ahead = new Map();
     this.ws = null;
     this.state = null;
-    this.attempt = 0;
     this.syncing = false;
-    this.retryTimer = null;
+    this.backoff = new Backoff();
     this.pingTimer = null;
     this.lastHeard = 0;
+    // Kept so that stop() can remove exactly what start() added.
+    this.onOnline = () => this.reconnectNow();
+    this.onVisibility = () => {
+      if (document.visibilityState === "visible") this.checkSilence();
+    };
   }
 
   start() {
     this.connect();
-    window.addEventListener("online", () => this.reconnectNow());
-    document.addEventListener("visibilitychange", () => {
-      if (document.visibilityState === "visible") this.checkSilence();
-    });
+    window.addEventListener("online", this.onOnline);
+    document.addEventListener("visibilitychange", this.onVisibility);
+  }
+
+  // Close the socket for good: no retry, timer or listener is left behind, and
+  // what the page shows from then on is the page's to say (onState is not called).
+  stop() {
+    this.backoff.cancel();
+    this.teardown();
+    this.state = null;
+    window.removeEventListener("online", this.onOnline);
+    document.removeEventListener("visibilitychange", this.onVisibility);
   }
 
   get isLive() {
@@ -55,7 +98,6 @@ export class StreamSocket {
   }
 
   connect() {
-    this.retryTimer = null;
     this.setState(this.state === null ? "connecting" : "reconnecting");
     const ws = new WebSocket(this.url());
     this.ws = ws;
@@ -81,41 +123,34 @@ export class StreamSocket {
     });
   }
 
-  dropped() {
-    if (this.ws) {
-      const ws = this.ws;
-      this.ws = null;
-      ws.close();
-    }
+  // Let go of the current socket: its late events are ignored (they are not
+  // from this.ws), its pings stop, and a sync asked on it is no longer awaited.
+  teardown() {
     window.clearInterval(this.pingTimer);
+    this.pingTimer = null;
     this.syncing = false;
+    const ws = this.ws;
+    this.ws = null;
+    ws?.close();
+  }
+
+  dropped() {
+    this.teardown();
     if (this.state !== "reconnecting") this.setState("reconnecting");
-    if (this.retryTimer === null) {
-      const ceiling = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.attempt);
-      this.attempt += 1;
-      // Full jitter: after a server restart, clients do not all come back at once.
-      const delay = ceiling / 2 + Math.random() * (ceiling / 2);
-      this.retryTimer = window.setTimeout(() => this.connect(), delay);
-    }
+    this.backoff.schedule(() => this.connect());
   }
 
   reconnectNow() {
     if (this.ws && this.ws.readyState <= WebSocket.OPEN && this.isLive) return;
-    window.clearTimeout(this.retryTimer);
-    this.retryTimer = null;
-    if (this.ws) {
-      const ws = this.ws;
-      this.ws = null;
-      ws.close();
-    }
-    window.clearInterval(this.pingTimer);
+    this.backoff.cancel();
+    this.teardown();
     this.connect();
   }
 
   receive(frame) {
     if (frame.type === "stream.ready") {
       this.syncing = false;
-      this.attempt = 0;
+      this.backoff.reset();
       this.setState("live");
       if (frame.seq > this.applied) this.sync();
     } else if (frame.type === "pong") {
@@ -163,11 +198,4 @@ export class StreamSocket {
     this.state = state;
     this.onState(state);
   }
-}
-
-// A client-generated id for idempotent retries (crypto.randomUUID needs a secure context).
-export function clientId() {
-  const bytes = new Uint8Array(16);
-  window.crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }

@@ -3,12 +3,15 @@
 Tests wait on page state (`#room[data-state]`, rows in the log), never on a sleep.
 """
 
+import re
 from collections.abc import Callable, Iterator
 
 import pytest
+from django.templatetags.static import static
 from playwright.sync_api import BrowserContext, Page, expect
 
 from chat.models import Message
+from chat.protocol import MAX_BODY
 from chat.services import message_create, room_create
 from tests.browser.support import ROWS, off_loop, rows, say, wait_live
 from tests.harness import DaphneServer
@@ -16,8 +19,36 @@ from tests.harness import DaphneServer
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PENDING = "#messages li.message.pending"
+TOO_LONG = re.compile(f"longer than {MAX_BODY} characters")
 
-# [id, author, body text] of every message row, top to bottom.
+# A second StreamSocket on a page, imported the way the pages import it, kept as window.extra.
+START_EXTRA_SOCKET = """async ([url, path]) => {
+  const { StreamSocket } = await import(url);
+  const ignore = () => {};
+  const handlers = { onEvent: ignore, onFrame: ignore, onState: ignore };
+  window.extra = new StreamSocket({ path, seq: 0, ...handlers });
+  window.extra.start();
+}"""
+
+# Stop it, then go back online: a socket whose listener outlived stop() would open again.
+STOP_EXTRA_SOCKET = """() => {
+  const Real = window.WebSocket;
+  let opened = 0;
+  window.WebSocket = class extends Real {
+    constructor(...args) {
+      super(...args);
+      opened += 1;
+    }
+  };
+  try {
+    window.extra.stop();
+    window.dispatchEvent(new Event("online"));
+  } finally {
+    window.WebSocket = Real;
+  }
+  return { opened, sent: window.extra.send({ type: "chat.typing" }) };
+}"""
+
 # Fixtures ----------------------------------------------------------------------
 
 
@@ -63,6 +94,14 @@ def open_room(context: BrowserContext, base_url: str, slug: str) -> Page:
 def conversation(page: Page) -> list[tuple[str, str]]:
     """(author, body text) of each message, top to bottom."""
     return [(author, body) for _id, author, body in rows(page)]
+
+
+def refuse_an_edit(page: Page, text: str) -> None:
+    """Edit the message `text` to one the server refuses: longer than a message may be."""
+    row_with(page, text).get_by_role("button", name="Edit").click()
+    editor = page.get_by_label("Edit message")
+    editor.fill("x" * (MAX_BODY + 1))  # the edit box has no maxlength; the server says no
+    editor.press("Enter")
 
 
 def row_with(page: Page, text: str):
@@ -205,3 +244,55 @@ def test_message_text_is_never_markup(enter_room, daphne_server, ann, bob):
         # markdown-it refuses these links outright: no link at all, not a defanged one.
         expect(messages.locator("a")).to_have_count(0)
     assert dialogs == []
+
+
+def test_a_stopped_socket_closes_for_good(enter_room, daphne_server, ann, bob):
+    room = room_create(name="Watched", created_by=bob)
+    elsewhere = room_create(name="Elsewhere", created_by=ann)
+    page_b = enter_room(daphne_server.url, bob, room.slug)
+    page_a = enter_room(daphne_server.url, ann, elsewhere.slug)
+    presence_b = page_b.locator("#presence li")
+    expect(presence_b).to_have_text(["bob (you)"])
+
+    page_a.evaluate(START_EXTRA_SOCKET, [static("js/stream.js"), f"/ws/chat/{room.slug}/"])
+    expect(presence_b).to_have_text(["ann", "bob (you)"])
+
+    assert page_a.evaluate(STOP_EXTRA_SOCKET) == {"opened": 0, "sent": False}
+    # daphne saw the socket close.
+    expect(presence_b).to_have_text(["bob (you)"])
+    # The page's own socket is untouched.
+    expect(page_a.locator("#room")).to_have_attribute("data-state", "live")
+
+
+def test_a_refused_edit_stays_on_screen_until_the_next_success_or_a_dismiss(
+    enter_room, daphne_server, ann
+):
+    room = room_create(name="Refusals", created_by=ann)
+    signed_in = enter_room(daphne_server.url, ann, room.slug)
+    # Fake timers from the first script on: the test runs the typing line's refresh itself.
+    signed_in.context.clock.install()
+    page = open_room(signed_in.context, daphne_server.url, room.slug)
+    signed_in.close()
+    error, error_box = page.get_by_role("alert"), page.locator("#chat-error-box")
+    expect(error_box).to_be_hidden()
+    say(page, "Short and sweet")
+    expect(page.locator(PENDING)).to_have_count(0)
+
+    refuse_an_edit(page, "Short and sweet")
+    expect(error).to_have_text(TOO_LONG)
+    page.clock.run_for(2500)  # the typing line redraws every second
+    expect(error).to_have_text(TOO_LONG)
+    expect(error).to_be_visible()
+    expect(page.locator("#typing")).to_have_text("")
+    expect(row_with(page, "Short and sweet")).to_have_count(1)
+
+    # The next message that goes through clears it.
+    say(page, "Shorter")
+    expect(page.locator(PENDING)).to_have_count(0)
+    expect(error_box).to_be_hidden()
+    expect(page.locator("#chat-error")).to_have_text("")
+
+    refuse_an_edit(page, "Shorter")
+    expect(error).to_have_text(TOO_LONG)
+    page.get_by_role("button", name="Dismiss").click()
+    expect(error_box).to_be_hidden()
