@@ -3,11 +3,16 @@
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+# uv from PyPI, the version the Makefile pins, installs uv.lock's runtime
+# dependencies (hash-checked) into /venv with the image's own Python.
+ARG UV_VERSION=0.13.9
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \
+    UV_PROJECT_ENVIRONMENT=/venv UV_PYTHON_DOWNLOADS=never UV_NO_CACHE=1 \
+    UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy
+RUN pip install "uv==${UV_VERSION}"
 WORKDIR /app
-RUN python -m venv /venv
-COPY requirements.lock ./
-RUN /venv/bin/pip install --require-hashes --no-deps -r requirements.lock
+COPY pyproject.toml uv.lock ./
+RUN uv sync --locked --no-dev --python python3
 COPY . .
 # collectstatic reads the production settings, which insist on these variables;
 # it connects to neither server, so placeholders are enough at build time.

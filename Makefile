@@ -8,14 +8,27 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
+# uv, pinned, from PyPI, in a virtualenv of its own under .tools/; it builds .venv
+# from uv.lock with $(PYTHON) and never downloads an interpreter.
+UV_VERSION := 0.13.9
+UV_HOME := .tools/uv-$(UV_VERSION)
+UV := $(UV_HOME)/bin/uv
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
 .PHONY: help run bench test lint check-deploy format check-system test-unit test-stack test-browser demo lock clean venv
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(STAMP): requirements-dev.lock
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+$(UV):
+	$(PYTHON) -m venv $(UV_HOME)
+	$(UV_HOME)/bin/pip install --quiet uv==$(UV_VERSION)
+
+# `--locked`: uv.lock must match pyproject.toml (after editing it, `make lock`).
+$(STAMP): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --locked --quiet
 	touch $@
 
 venv: $(STAMP) ## Create .venv with the locked dependencies
@@ -69,10 +82,8 @@ test-browser: $(STAMP) ## Browser tests in Chromium (the native compose topology
 bench: $(STAMP) check-system ## Benchmark ceiling, baseline and this app's topologies (docs/performance.md)
 	$(BIN)/python -m tests.bench.run $(BENCH_ARGS)
 
-lock: ## Re-lock the dependencies after editing pyproject.toml
-	$(BIN)/pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements.lock
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements-dev.lock
+lock: | $(UV) ## Re-lock uv.lock after editing pyproject.toml (versions already locked stay)
+	$(UV) lock
 
-clean: ## Remove the venv, the dev database and collected static files
-	rm -rf $(VENV) db.sqlite3 db.sqlite3-* staticfiles
+clean: ## Remove the venv, uv, the dev database and collected static files
+	rm -rf $(VENV) .tools db.sqlite3 db.sqlite3-* staticfiles

@@ -64,6 +64,14 @@ def test_the_dockerfile_lints_clean():
     assert "HEALTHCHECK" in dockerfile and "ARG PYTHON_IMAGE" in dockerfile
 
 
+def test_the_image_installs_the_lock_with_the_uv_the_makefile_pins():
+    makefile = (REPO / "Makefile").read_text()
+    dockerfile = (REPO / "Dockerfile").read_text()
+    (pinned,) = re.findall(r"^UV_VERSION := (\S+)$", makefile, re.M)
+    assert re.search(rf"^ARG UV_VERSION={re.escape(pinned)}$", dockerfile, re.M)
+    assert "uv sync --locked --no-dev" in dockerfile
+
+
 def test_the_nginx_template_is_valid(config, tmp_path):
     values = dict(config["services"]["nginx"]["environment"])
     values |= {
