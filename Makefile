@@ -16,6 +16,9 @@ UV := $(UV_HOME)/bin/uv
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Compiled at install, as pip does: with PYTHONDONTWRITEBYTECODE set, every
+# process would otherwise compile Django and daphne again as it starts.
+export UV_COMPILE_BYTECODE := 1
 
 .PHONY: help run bench test lint check-deploy format check-system test-unit test-stack test-browser demo lock clean venv
 
