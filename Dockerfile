@@ -3,11 +3,16 @@
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+# uv from PyPI, the version the Makefile pins, installs uv.lock's runtime
+# dependencies (hash-checked) into /venv with the image's own Python.
+ARG UV_VERSION=0.13.9
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \
+    UV_PROJECT_ENVIRONMENT=/venv UV_PYTHON_DOWNLOADS=never UV_NO_CACHE=1 \
+    UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy
+RUN pip install "uv==${UV_VERSION}"
 WORKDIR /app
-RUN python -m venv /venv
-COPY requirements.lock ./
-RUN /venv/bin/pip install --require-hashes --no-deps -r requirements.lock
+COPY pyproject.toml uv.lock ./
+RUN uv sync --locked --no-dev --python python3
 COPY . .
 # collectstatic reads the production settings, which insist on these variables;
 # it connects to neither server, so placeholders are enough at build time.
@@ -33,4 +38,5 @@ EXPOSE 8000
 # /healthz answers only for an allowed host: ask with the first one.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request as u; host = os.environ['DJANGO_ALLOWED_HOSTS'].split(',')[0].strip().lstrip('.'); r = u.urlopen(u.Request('http://127.0.0.1:8000/healthz', headers={'Host': host}), timeout=4); sys.exit(r.status != 200)"]
-CMD ["python", "-m", "project.daphne", "--websocket-max-message-size", "65536", "-b", "0.0.0.0", "-p", "8000", "project.asgi:application"]
+# daphne with the project's options (project/daphne.py): where to listen and the app.
+CMD ["python", "-m", "project.daphne", "-b", "0.0.0.0", "-p", "8000", "project.asgi:application"]

@@ -1,14 +1,20 @@
-"""daphne, made cheaper per frame: `python -m project.daphne`, then daphne's own arguments.
+"""daphne with this project's options, made cheaper per frame: `python -m project.daphne`,
+then where to listen and the application, in daphne's own arguments.
 
-The server, its options and its behaviour are daphne's. Two things underneath
-change, both before daphne's modules are imported:
+The server and its behaviour are daphne's. Three things change:
 
-1. **uvloop.** daphne runs Twisted on an asyncio event loop that it makes when
+1. **The project's options.** `OPTIONS` go before the caller's arguments, so
+   every daphne here gets the same frame limits, pings and shutdown time, and a
+   caller passes only where to listen (`-b`/`-p`, `--fd`, `-e`) and the
+   application. A caller that must differ passes the option again: daphne
+   takes the last one given.
+
+2. **uvloop.** daphne runs Twisted on an asyncio event loop that it makes when
    `daphne.server` is first imported. Choosing uvloop's policy before that
    import gives daphne uvloop's loop, written in C, in place of the
    pure-Python selector loop.
 
-2. **Writes go straight to the socket when nothing is queued.** Twisted's TCP
+3. **Writes go straight to the socket when nothing is queued.** Twisted's TCP
    transport never writes in `write()`: it queues the bytes, registers the
    socket with the loop for writability, and on the next loop turn sends them
    and unregisters the socket again. For a broadcast to a room of 1,000
@@ -32,6 +38,32 @@ import sys
 
 import uvloop
 from twisted.internet import abstract, tcp  # neither installs a reactor: daphne still does
+
+# The options every daphne of this project runs with, before the caller's own.
+OPTIONS = (
+    # An inbound frame over 64 KiB (the consumers' MAX_FRAME_BYTES) is refused from
+    # its header, before daphne buffers it: the connection is dropped (the client
+    # sees 1006, docs/protocol.md). This limit applies to what clients send only.
+    "--websocket-max-frame-size=65536",
+    # The limit on a whole message applies both ways: daphne's WebSocket library
+    # will not send a larger one, and daphne then closes the socket with 1011. So
+    # it stays at daphne's 1 MiB, far above the largest frame the app sends (an
+    # editor's copy of a 20,000-character liveblog post, with its HTML). A message
+    # over 64 KiB sent in smaller fragments reaches the consumer, which closes 4009.
+    "--websocket-max-message-size=1048576",
+    # Ping a quiet socket after 20 s and drop it 30 s later if it has not answered,
+    # so a vanished client costs at most 50 s. nginx's proxy_read_timeout on /ws/
+    # is longer than the two together, so it never cuts a live socket.
+    "--ping-interval=20",
+    "--ping-timeout=30",
+    # On SIGTERM, how long consumers get to finish; compose's stop_grace_period
+    # for `ws` is longer, so Docker waits for this before it kills.
+    "--application-close-timeout=10",
+    # Not here, nor given by any caller: --proxy-headers. daphne would then replace
+    # the peer's address with X-Forwarded-For's, whoever sent it, and the app's
+    # TrustedProxyMiddleware, which believes forwarded headers only from the
+    # proxies in DJANGO_TRUSTED_PROXIES, could no longer tell who the peer is.
+)
 
 
 class WriteThroughServer(tcp.Server):
@@ -60,6 +92,11 @@ class WriteThroughServer(tcp.Server):
             abstract.FileDescriptor.write(self, data[sent:])
 
 
+def daphne_argv(args: list[str]) -> list[str]:
+    """daphne's arguments: the project's options, then the caller's (the last one given wins)."""
+    return [*OPTIONS, *args]
+
+
 def main() -> None:
     if "daphne.server" in sys.modules:
         raise RuntimeError("daphne.server was imported before the loop policy was set")
@@ -68,7 +105,7 @@ def main() -> None:
     tcp.Port.transport = WriteThroughServer
     from daphne.cli import CommandLineInterface
 
-    CommandLineInterface.entrypoint()
+    CommandLineInterface().run(daphne_argv(sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from project.daphne import daphne_argv
 from project.settings.base import PRESENCE_HEARTBEAT, channel_layers
 from tests.deploy.topology import TEMPLATE, compose_config, native_nginx_conf, render_template
 from tests.harness import REPO
@@ -28,8 +29,10 @@ def config(tmp_path_factory) -> dict:
 
 
 def option(command: list[str], name: str) -> str:
-    (value,) = [arg.split("=", 1)[1] for arg in command if arg.startswith(f"--{name}=")]
-    return value
+    """`--name=value`'s value in `command`: the last one given, as daphne and gunicorn read it."""
+    values = [arg.split("=", 1)[1] for arg in command if arg.startswith(f"--{name}=")]
+    assert values, f"--{name} is not given"
+    return values[-1]
 
 
 def seconds(text: str) -> float:
@@ -62,6 +65,14 @@ def test_the_dockerfile_lints_clean():
     assert re.search(r"^USER 10001", dockerfile, re.M)
     assert re.search(r'^CMD \["', dockerfile, re.M)  # exec form
     assert "HEALTHCHECK" in dockerfile and "ARG PYTHON_IMAGE" in dockerfile
+
+
+def test_the_image_installs_the_lock_with_the_uv_the_makefile_pins():
+    makefile = (REPO / "Makefile").read_text()
+    dockerfile = (REPO / "Dockerfile").read_text()
+    (pinned,) = re.findall(r"^UV_VERSION := (\S+)$", makefile, re.M)
+    assert re.search(rf"^ARG UV_VERSION={re.escape(pinned)}$", dockerfile, re.M)
+    assert "uv sync --locked --no-dev" in dockerfile
 
 
 def test_the_nginx_template_is_valid(config, tmp_path):
@@ -102,7 +113,8 @@ def test_the_timeouts_agree(config):
     http_location = template.split("set $http_upstream", 1)[1].split("\n    }", 1)[0]
     nginx_ws_read = seconds(re.search(r"proxy_read_timeout (\w+);", ws_location).group(1))
     nginx_http_read = seconds(re.search(r"proxy_read_timeout (\w+);", http_location).group(1))
-    daphne = services["ws"]["command"]
+    # What the ws service's daphne runs with: the launcher's options, then the command's.
+    daphne = daphne_argv(services["ws"]["command"][3:])
     ping_interval = float(option(daphne, "ping-interval"))
     ping_timeout = float(option(daphne, "ping-timeout"))
     close_timeout = float(option(daphne, "application-close-timeout"))
