@@ -2,8 +2,9 @@
 
 On SIGTERM daphne stops its event loop with tasks still suspended in it: the
 consumers of open sockets waiting for their next frame, and the hub's
-(streams/hub.py) receive and maintenance loops. The interpreter then garbage-collects those suspended coroutines
-during its own teardown, when much of the runtime is already gone; on
+(streams/hub.py) receive and maintenance loops. The interpreter then
+garbage-collects those suspended coroutines during its own teardown, when
+much of the runtime is already gone; on
 CPython 3.11 that crashes the process (SIGSEGV, exit status -11), so every
 rolling restart looked like a crash to the orchestrator.
 
