@@ -13,7 +13,6 @@ class LiveblogAdmin(admin.ModelAdmin):
     list_display = ["title", "slug", "ended_at", "last_published_at"]
     search_fields = ["title", "slug"]
     fields = ["title", "slug", "description", "ended"]
-    readonly_fields: list[str] = []
 
     class Form(forms.ModelForm):
         ended = forms.BooleanField(required=False, help_text="Ended liveblogs take no new posts.")

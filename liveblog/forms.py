@@ -1,3 +1,5 @@
+from typing import Any, ClassVar
+
 from django import forms
 
 from .models import Post
@@ -42,7 +44,7 @@ class PostActionForm(forms.Form):
     """One change to a post: the button pressed, and the new text for `edit`."""
 
     # Each of a post's buttons but Edit and Delete, as the arguments of services.post_update.
-    CHANGES = {
+    CHANGES: ClassVar[dict[str, dict[str, Any]]] = {
         "publish": {"state": Post.State.PUBLISHED},
         "unpublish": {"state": Post.State.DRAFT},
         "pin": {"pinned": True},
@@ -55,7 +57,7 @@ class PostActionForm(forms.Form):
     body = forms.CharField(max_length=MAX_BODY, required=False, strip=True)
 
     @property
-    def changes(self) -> dict:
+    def changes(self) -> dict[str, Any]:
         """What services.post_update changes for the button pressed (not for delete)."""
         action = self.cleaned_data["action"]
         if action == "edit":

@@ -33,7 +33,7 @@ application = ProtocolTypeRouter(
                 SocketSessionMiddleware(
                     AuthMiddlewareStack(
                         URLRouter(
-                            chat.routing.websocket_urlpatterns
+                            chat.routing.websocket_urlpatterns  # type: ignore[arg-type]
                             + liveblog.routing.websocket_urlpatterns
                         )
                     )

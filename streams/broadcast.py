@@ -9,11 +9,20 @@ import json
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 # The layer message type the hubs listen for.
 EVENT = "stream.event"
+
+
+def channel_layer() -> BaseChannelLayer:
+    """The default channel layer, which every process of this project has."""
+    layer = get_channel_layer()
+    if layer is None:
+        raise ImproperlyConfigured("CHANNEL_LAYERS has no default layer.")
+    return layer
 
 
 def encode(frame: dict[str, Any]) -> str:
@@ -41,4 +50,4 @@ def broadcast_on_commit(group: str, *, frame: str, seq: int | None = None) -> No
 
 def broadcast(message: dict[str, Any]) -> None:
     """Send an envelope to its group now (from sync code: a service, after commit)."""
-    async_to_sync(get_channel_layer().group_send)(message["group"], message)
+    async_to_sync(channel_layer().group_send)(message["group"], message)

@@ -29,13 +29,15 @@ import logging
 import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.layers import BaseChannelLayer, get_channel_layer
+from channels.layers import BaseChannelLayer
 from django.conf import settings
 
 from . import presence
+from .broadcast import channel_layer
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakK
 def get_hub() -> Hub:
     """This process's hub (one per event loop and channel layer)."""
     loop = asyncio.get_running_loop()
-    layer = get_channel_layer()
+    layer = channel_layer()
     hub = _hubs.get(loop)
     if hub is None or hub.layer is not layer:
         hub = _hubs[loop] = Hub(layer)
@@ -103,7 +105,8 @@ class SingleFlight:
 class Hub:
     def __init__(self, layer: BaseChannelLayer) -> None:
         self.layer = layer
-        self.channel: str | None = None
+        # The hub's one channel on the layer, once started.
+        self.channel = ""
         self.once = SingleFlight()
         self.groups: dict[str, set[Member]] = {}
         # Presence: stream -> this process's members on it; streams to announce.
@@ -119,7 +122,7 @@ class Hub:
         await self.once.run("start", self._start)
         for group in groups:
             self.groups.setdefault(group, set()).add(member)
-            await self.once.run(("join", group), lambda group=group: self._join(group))
+            await self.once.run(("join", group), partial(self._join, group))
 
     def detach(self, member: Member, groups: list[str]) -> None:
         for group in groups:
@@ -150,7 +153,7 @@ class Hub:
                 logger.exception("hub: receiving from the channel layer failed; retrying")
                 await asyncio.sleep(1)
                 continue
-            members = self.groups.get(message.get("group"))
+            members = self.groups.get(message.get("group", ""))
             if members:
                 await self._deliver(members, message)
 

@@ -8,6 +8,7 @@ happened to its sockets' disconnect handlers.
 """
 
 from datetime import timedelta
+from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -58,7 +59,7 @@ async def presence_announce(layer, *, stream: str, names: bool) -> None:
     await layer.group_send(stream, envelope(stream, frame=encode(snapshot)))
 
 
-def presence_refresh(sockets: dict[str, list[tuple[str, object]]]) -> set[str]:
+def presence_refresh(sockets: dict[str, list[tuple[str, Any]]]) -> set[str]:
     """Keep one process's sockets fresh and sweep the rows nobody refreshes.
 
     `sockets` maps each stream to (socket id, user) of this process's sockets

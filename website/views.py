@@ -2,9 +2,9 @@
 
 import asyncio
 import logging
+from typing import Any
 
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
 from django.db import connection
@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 
 from chat.selectors import room_list
 from liveblog.selectors import liveblog_list
+from streams.broadcast import channel_layer
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
-    form = UserCreationForm(request.POST or None)
+    form: UserCreationForm[Any] = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -46,8 +47,8 @@ def _database_ok() -> None:
 
 
 async def _channel_layer_ok() -> None:
-    layer = get_channel_layer()
-    channel = await layer.new_channel("healthz.")
+    layer = channel_layer()
+    channel = await layer.new_channel()
     await layer.send(channel, {"type": "healthz.ping"})
     message = await layer.receive(channel)
     if message.get("type") != "healthz.ping":

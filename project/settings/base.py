@@ -1,6 +1,7 @@
 """Settings shared by every environment. Nothing secret and nothing permissive lives here."""
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -79,16 +80,18 @@ TEMPLATES = [
 ]
 
 
-def database(url: str) -> dict:
+def database(url: str) -> dict[str, Any]:
     """One database from a URL; SQLite next to the code when no URL is given."""
     # Kept connections: see DATABASE_CONN_MAX_AGE in docs/configuration.md. The
     # default, 0, opens one per unit of work, as Django advises under ASGI.
     max_age = env_int("DATABASE_CONN_MAX_AGE", 0)
-    config = dj_database_url.parse(
-        url or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=max_age,
-        conn_health_checks=max_age > 0,
-    )
+    config: dict[str, Any] = {
+        **dj_database_url.parse(
+            url or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+            conn_max_age=max_age,
+            conn_health_checks=max_age > 0,
+        )
+    }
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # IMMEDIATE transactions take the write lock up front, so concurrent
         # senders queue instead of failing with "database is locked"; WAL lets
@@ -182,7 +185,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+STATIC_ROOT: Path | None = Path(env("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -1,6 +1,7 @@
 """Demo accounts (and, through the apps' services, demo content); safe to run again."""
 
 from datetime import timedelta
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -56,7 +57,7 @@ DEMO_LIVEBLOG = {
     "description": "Live coverage of the launch, from the first deploy to the last bug report.",
 }
 # (body, options), oldest first.
-DEMO_POSTS = [
+DEMO_POSTS: list[tuple[str, dict[str, Any]]] = [
     (
         "## Welcome\n\nThis page updates **by itself**. Keep it open in another window and "
         "publish something from the editor's desk (log in as carol).",
