@@ -203,6 +203,10 @@ class Protocol:
         self.union = Annotated[Union[frames], Field(discriminator="type")]  # noqa: UP007
         self.adapter: TypeAdapter[Frame] = TypeAdapter(self.union)
 
+    def speaks(self, frame_type: Any) -> bool:
+        """Is `frame_type` (any JSON value) the type of a frame this side may send?"""
+        return isinstance(frame_type, str) and frame_type in self.frames
+
     def parse(self, frame: Any) -> Frame:
         """The frame as its model; else a ProtocolError, in the protocol's own words."""
         # The envelope is checked first, in words of its own: the union would
