@@ -35,6 +35,11 @@ lint: $(STAMP) ## ruff check, ruff format --check, makemigrations --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/python manage.py protocol_docs --check
+
+.PHONY: docs
+docs: $(STAMP) ## Regenerate docs/protocol.md's frame tables and docs/asyncapi.json from the models
+	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/python manage.py protocol_docs
 
 # No Docker engine needed: the real Compose binary validates the file, with
 # deploy/.env.example (its blanks filled) standing in for deploy/.env.
