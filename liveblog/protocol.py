@@ -12,7 +12,7 @@ frame carrying an editor's field is an error. `post_as` gives a post as one
 audience sees it: in frames, on the page and from the history endpoint.
 """
 
-from typing import Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from pydantic import Field
 
@@ -67,7 +67,7 @@ class ReaderPost(Schema):
         return cls(**cls._seen(post))
 
     @staticmethod
-    def _seen(post: models.Post) -> dict:
+    def _seen(post: models.Post) -> dict[str, Any]:
         return {
             "id": post.pk,
             "author": post.author.get_username() if post.author else "",
@@ -93,21 +93,14 @@ class EditorPost(ReaderPost):
     @classmethod
     def of(cls, post: models.Post) -> "EditorPost":
         return cls(
-            **cls._seen(post),
-            body=post.body,
-            state=post.state,
-            publish_at=_iso(post.publish_at),
-            created_at=_iso(post.created_at),
+            **ReaderPost._seen(post)
+            | {
+                "body": post.body,
+                "state": post.state,
+                "publish_at": _iso(post.publish_at),
+                "created_at": post.created_at.isoformat(),
+            }
         )
-
-
-# The post each audience sees.
-POST: dict[str, type[ReaderPost]] = {READERS: ReaderPost, EDITORS: EditorPost}
-
-
-def post_as(post: models.Post, audience: str) -> ReaderPost:
-    """A post as `audience` sees it."""
-    return POST[audience].of(post)
 
 
 class GonePost(Schema):
@@ -170,18 +163,31 @@ class LiveblogUpdated(Frame):
     liveblog: LiveblogDetails
 
 
-def _server(post: type[ReaderPost]) -> Protocol:
+class Seen(NamedTuple):
+    """What one audience is sent of a post it can see: the post, and the frames it comes in."""
+
+    post: type[ReaderPost]
+    created: type[PostCreated]
+    updated: type[PostUpdated]
+
+
+SEEN = {
+    READERS: Seen(ReaderPost, PostCreated[ReaderPost], PostUpdated[ReaderPost]),
+    EDITORS: Seen(EditorPost, PostCreated[EditorPost], PostUpdated[EditorPost]),
+}
+
+
+def post_as(post: models.Post, audience: str) -> ReaderPost:
+    """A post as `audience` sees it."""
+    return SEEN[audience].post.of(post)
+
+
+def _server(audience: str) -> Protocol:
+    seen = SEEN[audience]
     return Protocol(
-        PostCreated[post],
-        PostUpdated[post],
-        PostDeleted,
-        LiveblogUpdated,
-        Pong,
-        Ready,
-        PresenceCount,
-        Error,
+        seen.created, seen.updated, PostDeleted, LiveblogUpdated, Pong, Ready, PresenceCount, Error
     )
 
 
-READER_SERVER = _server(ReaderPost)
-EDITOR_SERVER = _server(EditorPost)
+READER_SERVER = _server(READERS)
+EDITOR_SERVER = _server(EDITORS)

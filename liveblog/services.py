@@ -16,6 +16,7 @@ unpublishing is a delete for readers, and a draft's edit tells readers nothing.
 Views, the admin, the socket and the scheduler all write through these functions.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -28,16 +29,7 @@ from streams.schemas import Frame, Schema
 from streams.text import slug_create, text_clean
 
 from .models import AUDIENCES, READERS, Liveblog, Post
-from .protocol import (
-    MAX_BODY,
-    POST,
-    GonePost,
-    LiveblogDetails,
-    LiveblogUpdated,
-    PostCreated,
-    PostDeleted,
-    PostUpdated,
-)
+from .protocol import MAX_BODY, SEEN, GonePost, LiveblogDetails, LiveblogUpdated, PostDeleted
 from .selectors import user_is_editor
 
 State = Post.State
@@ -262,11 +254,11 @@ def _tell_audiences(liveblog: Liveblog, post: Post, before: dict[str, bool]) -> 
     if post.visible_to(READERS) and not before[READERS]:
         Liveblog.objects.filter(pk=liveblog.pk).update(last_published_at=timezone.now())
     for audience in AUDIENCES:
-        after, seen = post.visible_to(audience), POST[audience]
+        after, seen = post.visible_to(audience), SEEN[audience]
         if before[audience] and after:
-            _log(liveblog, audience, PostUpdated[seen], subject_id=post.pk, post=seen.of(post))
+            _log(liveblog, audience, seen.updated, subject_id=post.pk, post=seen.post.of(post))
         elif after:
-            _log(liveblog, audience, PostCreated[seen], subject_id=post.pk, post=seen.of(post))
+            _log(liveblog, audience, seen.created, subject_id=post.pk, post=seen.post.of(post))
         elif before[audience]:
             _forget(liveblog, post, audience)
             gone = GonePost(id=post.pk)
@@ -274,7 +266,13 @@ def _tell_audiences(liveblog: Liveblog, post: Post, before: dict[str, bool]) -> 
 
 
 def _log(
-    liveblog: Liveblog, audience: str, frame: type[Frame], /, *, subject_id: int, **payload: Schema
+    liveblog: Liveblog,
+    audience: str,
+    frame: Callable[..., Frame],
+    /,
+    *,
+    subject_id: int,
+    **payload: Schema,
 ) -> None:
     """Append the event `frame` (with `payload`) to one audience's stream, under its next seq.
 

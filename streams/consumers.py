@@ -25,7 +25,7 @@ from .broadcast import encode
 from .hub import Hub, Member, get_hub
 from .log import REPLAY_BATCH, stream_replay
 from .ratelimit import RateLimited
-from .schemas import Error, Pong, Protocol, ProtocolError, Ready
+from .schemas import Error, ErrorCode, Pong, Protocol, ProtocolError, Ready
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,8 @@ def _as_protocol_error(error: Exception, content: dict[str, Any]) -> ProtocolErr
         return ProtocolError("not_allowed", str(error) or "Not allowed.", client_id=client_id)
     if isinstance(error, RateLimited):
         return ProtocolError("rate_limited", "Slow down a little.", client_id=client_id)
-    code = "too_long" if any(e.code == "too_long" for e in error.error_list) else "invalid_frame"
+    too_long = any(e.code == "too_long" for e in error.error_list)
+    code: ErrorCode = "too_long" if too_long else "invalid_frame"
     return ProtocolError(code, " ".join(error.messages), client_id=client_id)
 
 

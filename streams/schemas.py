@@ -16,7 +16,15 @@ A refused frame is told what is wrong in the protocol's own words (a
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    ValidationError,
+    model_serializer,
+)
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import ErrorDetails
 
@@ -171,22 +179,24 @@ class PresenceCount(Frame):
     count: int = Field(ge=0, description="How many people: signed in, or not, counted once each.")
 
 
-def _absent(value: Any) -> bool:
-    return value is None
-
-
 class Error(Frame):
     """A frame was refused. The socket stays open."""
 
     type: Literal["error"] = "error"
     code: ErrorCode = Field(description="What was wrong (see the table of errors).")
     detail: str = Field(description="The same, for people.")
-    # Absent, never null, when the refused frame had no string client_id.
     client_id: str | SkipJsonSchema[None] = Field(
-        default=None,
-        exclude_if=_absent,
-        description="The refused frame's `client_id`, when it had a string one.",
+        default=None, description="The refused frame's `client_id`, when it had a string one."
     )
+
+    @model_serializer(mode="wrap")
+    def _absent_not_null(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Without a client_id the key is absent, never null. (Field(exclude_if=...)
+        # would say so too, but pydantic before 2.12 ignores it without a word.)
+        frame = handler(self)
+        if frame["client_id"] is None:
+            del frame["client_id"]
+        return frame
 
 
 # One side of a socket -------------------------------------------------------------
@@ -200,8 +210,8 @@ class Protocol:
             frame.model_fields["type"].default: frame for frame in frames
         }
         # Union[] over a tuple: `X | Y` needs the frames written out.
-        self.union = Annotated[Union[frames], Field(discriminator="type")]  # noqa: UP007
-        self.adapter: TypeAdapter[Frame] = TypeAdapter(self.union)
+        union: Any = Annotated[Union[frames], Field(discriminator="type")]  # noqa: UP007
+        self.adapter: TypeAdapter[Frame] = TypeAdapter(union)
 
     def speaks(self, frame_type: Any) -> bool:
         """Is `frame_type` (any JSON value) the type of a frame this side may send?"""

@@ -107,7 +107,7 @@ def _kind(prop: dict[str, Any]) -> str:
         return " or ".join(_kind(option) for option in prop["anyOf"])
     if "enum" in prop:
         return "one of " + ", ".join(f"`{value}`" for value in prop["enum"])
-    kind = prop.get("type")
+    kind = str(prop.get("type"))
     if kind == "string":
         if prop.get("format") == "date-time":
             return "time (ISO 8601)"
@@ -123,7 +123,7 @@ def _kind(prop: dict[str, Any]) -> str:
         return f"integer ≥ {prop['minimum']}" if "minimum" in prop else "integer"
     if kind == "array":
         return f"list of {_kind(prop['items'])}s"
-    return {"boolean": "boolean", "null": "null", "object": "object"}.get(kind, str(kind))
+    return kind
 
 
 def _def_name(ref: str) -> str:
