@@ -34,12 +34,8 @@ demo: $(STAMP) ## Load the demo data (idempotent)
 lint: $(STAMP) ## ruff check, ruff format --check, makemigrations --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/python manage.py protocol_docs --check
-
-.PHONY: docs
-docs: $(STAMP) ## Regenerate docs/protocol.md's frame tables and docs/asyncapi.json from the models
-	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/python manage.py protocol_docs
+	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 
 # No Docker engine needed: the real Compose binary validates the file, with
 # deploy/.env.example (its blanks filled) standing in for deploy/.env.
@@ -53,6 +49,10 @@ check-deploy: $(STAMP) ## Validate deploy/docker-compose.yml with Compose, lint 
 format: $(STAMP) ## Format and fix the code with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+.PHONY: docs
+docs: $(STAMP) ## Regenerate docs/protocol.md's frame tables and docs/asyncapi.json from the models
+	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/python manage.py protocol_docs
 
 check-system: ## Install redis-server, nginx and chromium if missing (or say how)
 	@bash tests/ensure-system-packages.sh
