@@ -57,6 +57,7 @@ MYPY_PACKAGES := $(wildcard project streams website chat liveblog)
 lint: $(STAMP) ## ruff check, ruff format --check, makemigrations --check, mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/python manage.py protocol_docs --check
 	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 	-$(BIN)/mypy $(MYPY_PACKAGES)
 
@@ -72,6 +73,10 @@ check-deploy: $(STAMP) ## Validate deploy/docker-compose.yml with Compose, lint 
 format: $(STAMP) ## Format and fix the code with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+.PHONY: docs
+docs: $(STAMP) ## Regenerate docs/protocol.md's frame tables and docs/asyncapi.json from the models
+	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/python manage.py protocol_docs
 
 check-system: ## Install redis-server, nginx and chromium if missing (or say how)
 	@bash tests/ensure-system-packages.sh

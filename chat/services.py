@@ -12,8 +12,8 @@ from streams.markdown import render_chat
 from streams.ratelimit import rate_limit
 from streams.text import slug_create, text_clean
 
+from . import protocol
 from .models import Message, Room
-from .protocol import MAX_BODY, message_data
 
 TYPING_EVERY = 2
 
@@ -32,7 +32,7 @@ def room_create(*, name: str, created_by, description: str = "") -> Room:
 
 
 def _clean_body(body: str) -> str:
-    return text_clean(body, limit=MAX_BODY, noun="A message")
+    return text_clean(body, limit=protocol.MAX_BODY, noun="A message")
 
 
 def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Message, bool]:
@@ -56,7 +56,7 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Me
                 client_id=client_id,
                 seq=seq,
             )
-            _log(message, seq, "chat.message")
+            _log(message, seq, protocol.MessagePosted)
     except IntegrityError:
         # A concurrent retry of the same client_id committed first.
         existing = Message.objects.filter(room=room, author=author, client_id=client_id).first()
@@ -90,7 +90,7 @@ def message_edit(*, room: Room, message_id: int, by, body: str) -> Message:
         message.html = render_chat(body)
         message.edited_at = timezone.now()
         message.save(update_fields=["body", "html", "edited_at"])
-        _log(message, seq, "chat.message_updated")
+        _log(message, seq, protocol.MessageUpdated)
     return message
 
 
@@ -108,25 +108,32 @@ def message_delete(*, room: Room, message_id: int, by) -> Message:
         message.save(update_fields=["deleted_at", "body", "html"])
         # A replay must not bring the deleted text back.
         stream_redact(
-            room.events.all(), subject_id=message.pk, field="message", value=message_data(message)
+            room.events.all(),
+            subject_id=message.pk,
+            field="message",
+            value=protocol.Message.of(message).model_dump(),
         )
-        _log(message, seq, "chat.message_deleted")
+        _log(message, seq, protocol.MessageDeleted)
     return message
 
 
 def typing_announce(*, room: Room, user) -> None:
     """Tell the room that `user` is typing, at most once every TYPING_EVERY seconds."""
     if cache.add(f"chat.typing:{room.pk}:{user.pk}", 1, timeout=TYPING_EVERY):
-        frame = encode({"type": "chat.typing", "user": user.get_username()})
+        frame = encode(protocol.UserTyping(user=user.get_username()).model_dump())
         broadcast_on_commit(room.group_name, frame=frame)
 
 
-def _log(message: Message, seq: int, event_type: str) -> None:
-    """Append the event `event_type` about `message` to its room's stream as `seq`."""
+def _log(
+    message: Message,
+    seq: int,
+    frame: type[protocol.MessagePosted | protocol.MessageUpdated | protocol.MessageDeleted],
+) -> None:
+    """Append the event `frame` about `message` to its room's stream as `seq`."""
     stream_append(
         events=message.room.events,
         group=message.room.group_name,
         seq=seq,
-        frame={"type": event_type, "seq": seq, "message": message_data(message)},
+        frame=frame(seq=seq, message=protocol.Message.of(message)).model_dump(),
         subject_id=message.pk,
     )

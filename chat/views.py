@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 from . import services
 from .forms import RoomForm
 from .models import Room
-from .protocol import MAX_BODY, message_data
+from .protocol import MAX_BODY, Message
 from .selectors import PAGE, message_list, room_head, room_list
 
 
@@ -34,7 +34,7 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
     # Read the head before the messages: the page then shows at least every
     # change up to the head, and the socket replays whatever came after it.
     head = room_head(room=room)
-    messages = [message_data(message) for message in message_list(room=room)]
+    messages = [Message.of(message).model_dump() for message in message_list(room=room)]
     return render(
         request,
         "chat/room.html",
@@ -58,5 +58,8 @@ def room_history(request: HttpRequest, slug: str) -> JsonResponse:
         return JsonResponse({"error": "before must be a message id"}, status=400)
     messages = message_list(room=room, before_id=before)
     return JsonResponse(
-        {"messages": [message_data(message) for message in messages], "more": len(messages) == PAGE}
+        {
+            "messages": [Message.of(message).model_dump() for message in messages],
+            "more": len(messages) == PAGE,
+        }
     )

@@ -43,7 +43,7 @@ class LiveblogConsumer(StreamConsumer):
         return liveblog_head(liveblog=self.liveblog, audience=self.audience)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
-        if isinstance(content, dict) and content.get("type") not in CLIENT.frames:
+        if isinstance(content, dict) and not CLIENT.speaks(content.get("type")):
             await self.send_error(
                 ProtocolError("not_allowed", "This socket only listens; editors write over HTTP.")
             )

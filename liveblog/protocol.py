@@ -1,98 +1,193 @@
-"""The liveblog socket's frames. Documented in docs/protocol.md.
+"""The liveblog socket's frames, each declared once, for each of its two audiences.
 
 The socket is read-only: editors write over HTTP (forms with CSRF tokens, so
 the same views serve the page without JavaScript). A client may send only the
 frames every stream speaks; anything else is answered `not_allowed`.
+
+Readers and editors receive the same frame types, but a post in them is the
+audience's own shape: `ReaderPost`, or `EditorPost` with four more fields. A
+post frame is a generic model over that shape (`PostCreated[ReaderPost]`),
+and each audience's side of the socket is its own closed union, so a readers'
+frame carrying an editor's field is an error. `post_as` gives a post as one
+audience sees it: in frames, on the page and from the history endpoint.
 """
 
-from typing import Any
+from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
-from streams.schemas import ERROR, PING, PONG, READY, SYNC, Field, Frame, Protocol
+from pydantic import Field
 
-from .models import EDITORS, Liveblog, Post
+from streams.schemas import (
+    Error,
+    Frame,
+    Ping,
+    Pong,
+    PresenceCount,
+    Protocol,
+    Ready,
+    Schema,
+    Seq,
+    Sync,
+    Timestamp,
+)
+
+from . import models
+from .models import EDITORS, READERS
 
 MAX_BODY = 20_000
 
-CLIENT = Protocol(SYNC, PING)
-
-# What the server sends.
-READER_POST = {
-    "id": Field(int),
-    "author": Field(str),
-    "html": Field(str),
-    "summary": Field(str),
-    "published_at": Field(str, nullable=True),
-    "edited_at": Field(str, nullable=True),
-    "pinned": Field(bool),
-    "key_event": Field(bool),
-}
-EDITOR_POST = READER_POST | {
-    "body": Field(str),
-    "state": Field(str),
-    "publish_at": Field(str, nullable=True),
-    "created_at": Field(str),
-}
-GONE_POST = {"id": Field(int)}
-LIVEBLOG_FIELDS = {
-    "title": Field(str),
-    "description": Field(str),
-    "ended_at": Field(str, nullable=True),
-}
+CLIENT = Protocol(Ping, Sync)
 
 
-def _post_event(post_fields: dict[str, Field]) -> dict[str, Field]:
-    return {"seq": Field(int, min_value=1), "post": Field(dict, fields=post_fields)}
-
-
-def _server(post_fields: dict[str, Field]) -> Protocol:
-    return Protocol(
-        Frame("liveblog.post_created", _post_event(post_fields)),
-        Frame("liveblog.post_updated", _post_event(post_fields)),
-        Frame("liveblog.post_deleted", _post_event(GONE_POST)),
-        Frame(
-            "liveblog.updated",
-            {"seq": Field(int, min_value=1), "liveblog": Field(dict, fields=LIVEBLOG_FIELDS)},
-        ),
-        Frame("presence", {"count": Field(int)}),
-        READY,
-        PONG,
-        ERROR,
-    )
-
-
-READER_SERVER = _server(READER_POST)
-EDITOR_SERVER = _server(EDITOR_POST)
+# What the server sends -------------------------------------------------------------------
 
 
 def _iso(moment) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def post_data(post: Post, audience: str) -> dict[str, Any]:
-    """A post as one audience sees it in frames, the page and the history endpoint."""
-    data = {
-        "id": post.pk,
-        "author": post.author.get_username() if post.author else "",
-        "html": post.html,
-        "summary": post.summary,
-        "published_at": _iso(post.published_at),
-        "edited_at": _iso(post.edited_at),
-        "pinned": post.pinned,
-        "key_event": post.key_event,
-    }
-    if audience == EDITORS:
-        data |= {
-            "body": post.body,
-            "state": post.state,
-            "publish_at": _iso(post.publish_at),
-            "created_at": _iso(post.created_at),
+class ReaderPost(Schema):
+    """A post as readers see it."""
+
+    id: int = Field(description="The post's id.")
+    author: str = Field(description="The author's username; empty if the account is gone.")
+    html: str = Field(description="The post, rendered from markdown on the server and sanitised.")
+    summary: str = Field(
+        description=f"Its text, on one line, in at most {models.SUMMARY_LENGTH} characters."
+    )
+    published_at: Timestamp | None = Field(
+        description="When it first went out; kept if it is unpublished and published again."
+    )
+    edited_at: Timestamp | None = Field(description="When it was last edited after going out.")
+    pinned: bool = Field(description="Shown above the timeline; one post at a time.")
+    key_event: bool = Field(description="Listed in the key-events box.")
+
+    @classmethod
+    def of(cls, post: models.Post) -> "ReaderPost":
+        # Validated on purpose (see Schema): a wrong value fails here.
+        return cls(**cls._seen(post))
+
+    @staticmethod
+    def _seen(post: models.Post) -> dict[str, Any]:
+        return {
+            "id": post.pk,
+            "author": post.author.get_username() if post.author else "",
+            "html": post.html,
+            "summary": post.summary,
+            "published_at": _iso(post.published_at),
+            "edited_at": _iso(post.edited_at),
+            "pinned": post.pinned,
+            "key_event": post.key_event,
         }
-    return data
 
 
-def liveblog_data(liveblog: Liveblog) -> dict[str, Any]:
-    return {
-        "title": liveblog.title,
-        "description": liveblog.description,
-        "ended_at": _iso(liveblog.ended_at),
-    }
+class EditorPost(ReaderPost):
+    """A post as editors see it: what readers see, and four more fields."""
+
+    body: str = Field(description="The markdown source.")
+    state: Literal["draft", "scheduled", "published"] = Field(
+        description="Readers see only published posts."
+    )
+    publish_at: Timestamp | None = Field(description="When a scheduled post goes out.")
+    created_at: Timestamp = Field(description="When it was first saved.")
+
+    @classmethod
+    def of(cls, post: models.Post) -> "EditorPost":
+        return cls(
+            **ReaderPost._seen(post)
+            | {
+                "body": post.body,
+                "state": post.state,
+                "publish_at": _iso(post.publish_at),
+                "created_at": post.created_at.isoformat(),
+            }
+        )
+
+
+class GonePost(Schema):
+    """A post the audience can no longer see: its id only."""
+
+    id: int = Field(description="The post's id.")
+
+
+class LiveblogDetails(Schema):
+    """What a liveblog says of itself."""
+
+    title: str = Field(description="Its headline.")
+    description: str = Field(description="A line under the headline; may be empty.")
+    ended_at: Timestamp | None = Field(description="When it ended; null while it is live.")
+
+    @classmethod
+    def of(cls, liveblog: models.Liveblog) -> "LiveblogDetails":
+        return cls(
+            title=liveblog.title,
+            description=liveblog.description,
+            ended_at=_iso(liveblog.ended_at),
+        )
+
+
+P = TypeVar("P", bound=ReaderPost)
+
+
+class PostCreated(Frame, Generic[P]):
+    """A post this audience could not see before and can now: new, or (for readers) just
+    published."""
+
+    type: Literal["liveblog.post_created"] = "liveblog.post_created"
+    seq: Seq
+    post: P
+
+
+class PostUpdated(Frame, Generic[P]):
+    """A post this audience could see before and still can: edited, pinned or unpinned, marked
+    or unmarked as a key event, and for editors published, unpublished or scheduled."""
+
+    type: Literal["liveblog.post_updated"] = "liveblog.post_updated"
+    seq: Seq
+    post: P
+
+
+class PostDeleted(Frame):
+    """A post this audience can no longer see: deleted, or (for readers) unpublished. Its
+    earlier frames are rewritten into this one, so a replay never brings its text back."""
+
+    type: Literal["liveblog.post_deleted"] = "liveblog.post_deleted"
+    seq: Seq
+    post: GonePost
+
+
+class LiveblogUpdated(Frame):
+    """The liveblog was retitled, described, ended (`ended_at` set) or reopened. Both audiences."""
+
+    type: Literal["liveblog.updated"] = "liveblog.updated"
+    seq: Seq
+    liveblog: LiveblogDetails
+
+
+class Seen(NamedTuple):
+    """What one audience is sent of a post it can see: the post, and the frames it comes in."""
+
+    post: type[ReaderPost]
+    created: type[PostCreated]
+    updated: type[PostUpdated]
+
+
+SEEN = {
+    READERS: Seen(ReaderPost, PostCreated[ReaderPost], PostUpdated[ReaderPost]),
+    EDITORS: Seen(EditorPost, PostCreated[EditorPost], PostUpdated[EditorPost]),
+}
+
+
+def post_as(post: models.Post, audience: str) -> ReaderPost:
+    """A post as `audience` sees it."""
+    return SEEN[audience].post.of(post)
+
+
+def _server(audience: str) -> Protocol:
+    seen = SEEN[audience]
+    return Protocol(
+        seen.created, seen.updated, PostDeleted, LiveblogUpdated, Pong, Ready, PresenceCount, Error
+    )
+
+
+READER_SERVER = _server(READERS)
+EDITOR_SERVER = _server(EDITORS)

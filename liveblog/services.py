@@ -16,6 +16,7 @@ unpublishing is a delete for readers, and a draft's edit tells readers nothing.
 Views, the admin, the socket and the scheduler all write through these functions.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -24,17 +25,14 @@ from django.utils import timezone
 
 from streams.log import stream_append, stream_claim, stream_rewrite
 from streams.markdown import render_article
+from streams.schemas import Frame, Schema
 from streams.text import slug_create, text_clean
 
 from .models import AUDIENCES, READERS, Liveblog, Post
-from .protocol import MAX_BODY, liveblog_data, post_data
+from .protocol import MAX_BODY, SEEN, GonePost, LiveblogDetails, LiveblogUpdated, PostDeleted
 from .selectors import user_is_editor
 
 State = Post.State
-CREATED = "liveblog.post_created"
-UPDATED = "liveblog.post_updated"
-DELETED = "liveblog.post_deleted"
-LIVEBLOG_UPDATED = "liveblog.updated"
 # Events about the liveblog itself (not a post) carry this subject id.
 LIVEBLOG_SUBJECT = 0
 # How many due posts one pass of the scheduler publishes at most.
@@ -86,14 +84,9 @@ def liveblog_update(
         if ended is not None and ended == liveblog.is_live:
             liveblog.ended_at = timezone.now() if ended else None
         liveblog.save(update_fields=["title", "description", "ended_at"])
+        details = LiveblogDetails.of(liveblog)
         for audience in AUDIENCES:
-            _log(
-                liveblog,
-                audience,
-                LIVEBLOG_UPDATED,
-                subject_id=LIVEBLOG_SUBJECT,
-                payload={"liveblog": liveblog_data(liveblog)},
-            )
+            _log(liveblog, audience, LiveblogUpdated, subject_id=LIVEBLOG_SUBJECT, liveblog=details)
     return liveblog
 
 
@@ -261,27 +254,36 @@ def _tell_audiences(liveblog: Liveblog, post: Post, before: dict[str, bool]) -> 
     if post.visible_to(READERS) and not before[READERS]:
         Liveblog.objects.filter(pk=liveblog.pk).update(last_published_at=timezone.now())
     for audience in AUDIENCES:
-        after = post.visible_to(audience)
+        after, seen = post.visible_to(audience), SEEN[audience]
         if before[audience] and after:
-            event_type, payload = UPDATED, post_data(post, audience)
+            _log(liveblog, audience, seen.updated, subject_id=post.pk, post=seen.post.of(post))
         elif after:
-            event_type, payload = CREATED, post_data(post, audience)
+            _log(liveblog, audience, seen.created, subject_id=post.pk, post=seen.post.of(post))
         elif before[audience]:
-            event_type, payload = DELETED, {"id": post.pk}
             _forget(liveblog, post, audience)
-        else:
-            continue
-        _log(liveblog, audience, event_type, subject_id=post.pk, payload={"post": payload})
+            gone = GonePost(id=post.pk)
+            _log(liveblog, audience, PostDeleted, subject_id=post.pk, post=gone)
 
 
-def _log(liveblog: Liveblog, audience: str, event_type: str, *, subject_id: int, payload) -> None:
-    """Append an event to one audience's stream, under that stream's next seq."""
+def _log(
+    liveblog: Liveblog,
+    audience: str,
+    frame: Callable[..., Frame],
+    /,
+    *,
+    subject_id: int,
+    **payload: Schema,
+) -> None:
+    """Append the event `frame` (with `payload`) to one audience's stream, under its next seq.
+
+    The leading arguments are positional-only, so a payload may be called `liveblog`.
+    """
     seq = stream_claim(liveblog, seq_field=f"{audience}_seq")
     stream_append(
         events=liveblog.events,
         group=liveblog.group_name(audience),
         seq=seq,
-        frame={"type": event_type, "seq": seq, **payload},
+        frame=frame(seq=seq, **payload).model_dump(),
         subject_id=subject_id,
         audience=audience,
     )
@@ -292,8 +294,9 @@ def _forget(liveblog: Liveblog, post: Post, audience: str) -> None:
 
     A replay from before them then converges on the same page, without the text.
     """
+    gone = GonePost(id=post.pk)
     stream_rewrite(
         liveblog.events.filter(audience=audience),
         subject_id=post.pk,
-        rewrite=lambda frame: {"type": DELETED, "post": {"id": post.pk}},
+        rewrite=lambda frame: PostDeleted(seq=frame["seq"], post=gone).model_dump(),
     )

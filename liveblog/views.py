@@ -15,7 +15,7 @@ from streams.markdown import render_article
 from . import services
 from .forms import LiveblogForm, PostActionForm, PostForm
 from .models import EDITORS, READERS, Liveblog
-from .protocol import MAX_BODY, post_data
+from .protocol import MAX_BODY, EditorPost, post_as
 from .selectors import (
     PAGE,
     liveblog_head,
@@ -76,11 +76,11 @@ def liveblog_detail(request: HttpRequest, slug: str) -> HttpResponse:
     key_events = post_key_events(liveblog=liveblog)
     drafts = post_drafts(liveblog=liveblog) if editor else []
     initial = {
-        "posts": [post_data(post, audience) for post in posts],
+        "posts": [post_as(post, audience).model_dump() for post in posts],
         "more": len(posts) == PAGE,
-        "pinned": post_data(pinned, audience) if pinned else None,
-        "key_events": [post_data(post, audience) for post in key_events],
-        "drafts": [post_data(post, audience) for post in drafts],
+        "pinned": post_as(pinned, audience).model_dump() if pinned else None,
+        "key_events": [post_as(post, audience).model_dump() for post in key_events],
+        "drafts": [post_as(post, audience).model_dump() for post in drafts],
         "paged": before is not None,
     }
     return render(
@@ -112,7 +112,10 @@ def liveblog_history(request: HttpRequest, slug: str) -> JsonResponse:
     audience = EDITORS if user_is_editor(request.user) else READERS
     posts = post_timeline(liveblog=liveblog, before_id=before)
     return JsonResponse(
-        {"posts": [post_data(post, audience) for post in posts], "more": len(posts) == PAGE}
+        {
+            "posts": [post_as(post, audience).model_dump() for post in posts],
+            "more": len(posts) == PAGE,
+        }
     )
 
 
@@ -128,7 +131,7 @@ def post_preview(request: HttpRequest, slug: str) -> JsonResponse:
 
 def _done(request: HttpRequest, liveblog: Liveblog, post=None, *, note: str) -> HttpResponse:
     if _wants_json(request):
-        return JsonResponse({"post": post_data(post, EDITORS) if post else None})
+        return JsonResponse({"post": EditorPost.of(post).model_dump() if post else None})
     messages.success(request, note)
     return redirect(liveblog)
 

@@ -25,7 +25,7 @@ from .broadcast import encode
 from .hub import Hub, Member, get_hub
 from .log import REPLAY_BATCH, stream_replay
 from .ratelimit import RateLimited
-from .schemas import Protocol, ProtocolError
+from .schemas import Error, ErrorCode, Pong, Protocol, ProtocolError, Ready
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,8 @@ def _as_protocol_error(error: Exception, content: dict[str, Any]) -> ProtocolErr
         return ProtocolError("not_allowed", str(error) or "Not allowed.", client_id=client_id)
     if isinstance(error, RateLimited):
         return ProtocolError("rate_limited", "Slow down a little.", client_id=client_id)
-    code = "too_long" if any(e.code == "too_long" for e in error.error_list) else "invalid_frame"
+    too_long = any(e.code == "too_long" for e in error.error_list)
+    code: ErrorCode = "too_long" if too_long else "invalid_frame"
     return ProtocolError(code, " ".join(error.messages), client_id=client_id)
 
 
@@ -52,10 +53,11 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     """A socket on one stream: authorise, join, replay from `?after=`, then stream live.
 
     Subclasses declare `protocol` and implement `authorise`, `stream_group`,
-    `stream_events` and `stream_head`; each inbound frame of type `a.b` is
-    handled by the method `command_a_b`. Presence is counted on
-    `presence_group()` (the stream's group unless a subclass says otherwise),
-    with the users' names unless `presence_names` is false.
+    `stream_events` and `stream_head`; each inbound frame of type `a.b`, once
+    its model has validated it, is handled by the method `command_a_b`, called
+    with the frame's fields. Presence is counted on `presence_group()` (the
+    stream's group unless a subclass says otherwise), with the users' names
+    unless `presence_names` is false.
     """
 
     protocol: Protocol
@@ -130,8 +132,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         try:
-            frame_type, fields = self.protocol.parse(content)
-            await getattr(self, "command_" + frame_type.replace(".", "_"))(**fields)
+            frame = self.protocol.parse(content)
+            command = getattr(self, "command_" + frame.type.replace(".", "_"))
+            await command(**frame.model_dump(exclude={"type"}))
         except ProtocolError as error:
             await self.send_error(error)
         except (ObjectDoesNotExist, PermissionDenied, ValidationError, RateLimited) as error:
@@ -146,7 +149,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def command_ping(self) -> None:
         """Keep-alive; the answer carries the head so a client notices a missed tail."""
         head = await database_sync_to_async(self.stream_head)()
-        await self.send_json({"type": "pong", "seq": head})
+        await self.send_json(Pong(seq=head).model_dump())
 
     async def command_stream_sync(self, after: int) -> None:
         """Resend every event after `after`: the client saw a gap."""
@@ -202,7 +205,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                     if len(batch) < REPLAY_BATCH:
                         break
             self.replayed_upto = max(self.replayed_upto, after)
-            await self.send(text_data=encode({"type": "stream.ready", "seq": after}))
+            await self.send(text_data=encode(Ready(seq=after).model_dump()))
         finally:
             while self.held:
                 seq, outgoing = self.held.popleft()
@@ -227,10 +230,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         return self.tokens >= 0
 
     async def send_error(self, error: ProtocolError) -> None:
-        frame = {"type": "error", "code": error.code, "detail": error.detail}
-        if error.client_id is not None:
-            frame["client_id"] = error.client_id
-        await self.send_json(frame)
+        frame = Error(code=error.code, detail=error.detail, client_id=error.client_id)
+        await self.send_json(frame.model_dump())
 
     # Hooks -------------------------------------------------------------------------
 

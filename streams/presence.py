@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from .broadcast import encode, envelope
 from .models import Presence
+from .schemas import PresenceCount, PresenceNames
 
 REFRESH_CHUNK = 500
 
@@ -34,8 +35,8 @@ def presence_snapshot(*, stream: str, names: bool = True) -> dict:
     users = sorted(set(rows.filter(user__isnull=False).values_list("user__username", flat=True)))
     anonymous = rows.filter(user__isnull=True).count()
     if not names:
-        return {"type": "presence", "count": len(users) + anonymous}
-    return {"type": "presence", "users": users, "count": len(users) + anonymous}
+        return PresenceCount(count=len(users) + anonymous).model_dump()
+    return PresenceNames(users=users, count=len(users) + anonymous).model_dump()
 
 
 @database_sync_to_async

@@ -33,6 +33,8 @@ async def test_the_socket_only_listens(watch, liveblog, editor, make_user):
         {"type": "chat.send", "body": "hello", "client_id": "x"},
         {"type": "liveblog.delete", "id": 1},
         {"body": "no type"},
+        {"type": ["ping"]},
+        {"type": {"type": "ping"}},
     ]
     for user in (None, await db(make_user)(), editor):
         client = await watch(user, liveblog)
