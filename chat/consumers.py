@@ -5,22 +5,28 @@ from channels.db import database_sync_to_async
 from streams.consumers import StreamConsumer
 
 from . import services
+from .models import Room
 from .protocol import CLIENT
 from .selectors import message_frame, room_events, room_get, room_head
 
 
 class ChatConsumer(StreamConsumer):
     protocol = CLIENT
+    room: Room
 
     # Stream hooks ------------------------------------------------------------
 
     async def authorise(self) -> bool:
         """Signed-in users only, and only to a room that exists."""
-        if not self.scope["user"].is_authenticated:
+        if not self.user.is_authenticated:
             return False
-        slug = self.scope["url_route"]["kwargs"]["slug"]
-        self.room = await database_sync_to_async(room_get)(slug=slug)
-        return self.room is not None
+        room = await database_sync_to_async(room_get)(
+            slug=self.scope["url_route"]["kwargs"]["slug"]
+        )
+        if room is None:
+            return False
+        self.room = room
+        return True
 
     def stream_group(self) -> str:
         return self.room.group_name
@@ -41,21 +47,19 @@ class ChatConsumer(StreamConsumer):
 
     async def command_chat_edit(self, id: int, body: str) -> None:  # noqa: A002 - protocol field
         await database_sync_to_async(services.message_edit)(
-            room=self.room, message_id=id, by=self.scope["user"], body=body
+            room=self.room, message_id=id, by=self.user, body=body
         )
 
     async def command_chat_delete(self, id: int) -> None:  # noqa: A002 - protocol field
         await database_sync_to_async(services.message_delete)(
-            room=self.room, message_id=id, by=self.scope["user"]
+            room=self.room, message_id=id, by=self.user
         )
 
     async def command_chat_typing(self) -> None:
-        await database_sync_to_async(services.typing_announce)(
-            room=self.room, user=self.scope["user"]
-        )
+        await database_sync_to_async(services.typing_announce)(room=self.room, user=self.user)
 
     def send_message(self, body: str, client_id: str) -> str | None:
         message, created = services.message_send(
-            room=self.room, author=self.scope["user"], body=body, client_id=client_id
+            room=self.room, author=self.user, body=body, client_id=client_id
         )
         return None if created else message_frame(message=message)

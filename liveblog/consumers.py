@@ -28,7 +28,7 @@ class LiveblogConsumer(StreamConsumer):
         return self.liveblog is not None
 
     def load(self, slug: str):
-        return liveblog_get(slug=slug), user_is_editor(self.scope["user"])
+        return liveblog_get(slug=slug), user_is_editor(self.user)
 
     def stream_group(self) -> str:
         return self.liveblog.group_name(self.audience)

@@ -18,6 +18,7 @@ Views, the admin, the socket and the scheduler all write through these functions
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -166,7 +167,7 @@ def post_update(
     with transaction.atomic():
         liveblog = Liveblog.objects.select_for_update().get(pk=liveblog.pk)
         post = liveblog.posts.select_for_update().get(pk=post_id, deleted_at__isnull=True)
-        changes = {}
+        changes: dict[str, Any] = {}
         if pinned is not None and pinned != post.pinned:
             if pinned:
                 _unpin_others(liveblog, post)

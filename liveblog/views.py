@@ -174,7 +174,7 @@ def post_new(request: HttpRequest, slug: str) -> HttpResponse:
         State.DRAFT: "Draft saved.",
         State.SCHEDULED: "Scheduled.",
     }
-    return _done(request, liveblog, post, note=notes[post.state])
+    return _done(request, liveblog, post, note=notes[State(post.state)])
 
 
 @require_POST

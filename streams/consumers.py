@@ -14,6 +14,7 @@ from collections import deque
 from typing import Any
 from urllib.parse import parse_qs
 
+from asgiref.typing import WebSocketSendEvent
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -34,7 +35,11 @@ CLOSE_TOO_LARGE = 4009
 CLOSE_FLOODING = 4029
 
 
-def _as_protocol_error(error: Exception, content: dict[str, Any]) -> ProtocolError:
+# What services refuse with, each answered with its own error frame.
+Refusal = ObjectDoesNotExist | PermissionDenied | ValidationError | RateLimited
+
+
+def _as_protocol_error(error: Refusal, content: dict[str, Any]) -> ProtocolError:
     """Turn a service's refusal into the error frame the protocol promises."""
     client_id = content.get("client_id")
     client_id = client_id if isinstance(client_id, str) else None
@@ -64,8 +69,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     presence_names = True
 
     # The process's hub listens to the channel layer for every stream socket,
-    # so a socket has no channel of its own (streams/hub.py).
-    channel_layer_alias = None
+    # so a socket has no channel of its own (streams/hub.py): with no alias,
+    # channels gives the consumer no layer and makes no channel for it.
+    channel_layer_alias = None  # type: ignore[assignment]
 
     # Socket events -----------------------------------------------------------
 
@@ -77,7 +83,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.replayed_upto = 0
         # Live frames wait here while a replay is under way (see deliver()).
         self.live = False
-        self.held: deque[tuple[int | None, dict]] = deque()
+        self.held: deque[tuple[int | None, WebSocketSendEvent]] = deque()
         # Per connection: WEBSOCKET_FLOOD_BURST frames at once, then WEBSOCKET_FLOOD_RATE a second.
         self.tokens = float(settings.WEBSOCKET_FLOOD_BURST)
         self.tokens_at = time.monotonic()
@@ -92,10 +98,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         # Join before replaying: an event committed during the replay is then
         # either in the replay or handed to us, never in neither.
         self.group = self.stream_group()
-        user = self.scope["user"]
         self.member = Member(
             socket_id=uuid.uuid4().hex,
-            user=user if user.is_authenticated else None,
+            user=self.user if self.user.is_authenticated else None,
             presence=self.presence_group(),
             names=self.presence_names,
             deliver=self.deliver,
@@ -112,7 +117,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             self.hub.detach(self.member, self.groups_joined())
             await self.hub.present_leave(self.member)
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
         """Called with each inbound frame: check it, then hand it to its command."""
         if not self.within_flood_limit():
             await self.close(code=CLOSE_FLOODING)
@@ -157,7 +164,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     # Frames from the hub ----------------------------------------------------
 
-    async def deliver(self, seq: int | None, outgoing: dict[str, Any]) -> None:
+    async def deliver(self, seq: int | None, outgoing: WebSocketSendEvent) -> None:
         """Send a frame broadcast to the stream (its text was encoded once, at commit)."""
         if not self.live:
             self.held.append((seq, outgoing))
@@ -195,23 +202,29 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         try:
             events = self.stream_events()
             if after is None:
-                after = await database_sync_to_async(self.stream_head)()
+                upto = await database_sync_to_async(self.stream_head)()
             else:
+                upto = after
                 while True:
-                    batch = await database_sync_to_async(stream_replay)(events, after=after)
+                    batch = await database_sync_to_async(stream_replay)(events, after=upto)
                     for seq, frame in batch:
                         await self.send(text_data=frame)
-                        after = seq
+                        upto = seq
                     if len(batch) < REPLAY_BATCH:
                         break
-            self.replayed_upto = max(self.replayed_upto, after)
-            await self.send(text_data=encode(Ready(seq=after).model_dump()))
+            self.replayed_upto = max(self.replayed_upto, upto)
+            await self.send(text_data=encode(Ready(seq=upto).model_dump()))
         finally:
             while self.held:
-                seq, outgoing = self.held.popleft()
-                if seq is None or seq > self.replayed_upto:
+                held_seq, outgoing = self.held.popleft()
+                if held_seq is None or held_seq > self.replayed_upto:
                     await self.base_send(outgoing)
             self.live = True
+
+    @property
+    def user(self) -> Any:
+        """The socket's user (AnonymousUser when nobody is signed in), from AuthMiddlewareStack."""
+        return self.scope["user"]
 
     def groups_joined(self) -> list[str]:
         """The stream's group, and the presence stream's when that is another one."""

@@ -30,8 +30,9 @@ import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
+from asgiref.typing import WebSocketSendEvent
 from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer
 from django.conf import settings
@@ -45,7 +46,7 @@ logger = logging.getLogger(__name__)
 PRESENCE_COALESCE = 0.25
 
 # A delivery: the frame's seq (None for an ephemeral frame) and the ASGI message to send.
-Deliver = Callable[[int | None, dict[str, Any]], Awaitable[None]]
+Deliver = Callable[[int | None, WebSocketSendEvent], Awaitable[None]]
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Hub] = weakref.WeakKeyDictionary()
 
@@ -160,7 +161,8 @@ class Hub:
     async def _deliver(self, members: set[Member], message: dict[str, Any]) -> None:
         seq = message["seq"]
         # One ASGI message for every socket: the frame was encoded once, at commit.
-        outgoing = {"type": "websocket.send", "text": message["frame"]}
+        # Without a "bytes" key, which ASGI allows and channels' test client requires.
+        outgoing = cast(WebSocketSendEvent, {"type": "websocket.send", "text": message["frame"]})
         for member in tuple(members):
             try:
                 await member.deliver(seq, outgoing)
