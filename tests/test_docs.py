@@ -76,3 +76,35 @@ def test_the_environment_scan_finds_the_required_variables():
 def test_every_environment_variable_is_documented(name):
     assert f"| `{name}` |" in CONFIGURATION, f"docs/configuration.md has no row for {name}"
     assert re.search(rf"^#? ?{name}=", ENV_EXAMPLE, re.MULTILINE), f".env.example lacks {name}"
+
+
+def life_sections() -> str:
+    return "\n".join(
+        section for section in ARCHITECTURE.split("\n## ") if section.startswith("The life of")
+    )
+
+
+def code_names() -> set[str]:
+    """Every name the code defines or imports (functions, classes, assignments, JS
+    methods), and every string it spells (frame types)."""
+    names = set()
+    for path in tracked_files():
+        if path.endswith((".py", ".js")) and not path.startswith("tests/"):
+            source = (REPO / path).read_text()
+            names.update(re.findall(r"(?:def|class|function)\s+(\w+)", source))
+            names.update(re.findall(r"^\s*(\w+)(?:\s*:[^=\n]+)?\s*=", source, re.MULTILINE))
+            names.update(re.findall(r"^\s+(?:async\s+)?(\w+)\([^)]*\)\s*\{", source, re.MULTILINE))
+            for imported in re.findall(r"^from \S+ import ([\w, ]+)", source, re.MULTILINE):
+                names.update(name.strip() for name in imported.split(","))
+            names.update(re.findall(r"\"([\w.]+)\"", source))
+    return names
+
+
+def test_the_life_of_a_message_names_only_what_the_code_has():
+    named = re.findall(r"`([A-Za-z_][\w.]*)(?:\(\))?`", life_sections())
+    assert len(named) > 40
+    defined = code_names()
+    missing = sorted(
+        name for name in set(named) if name not in defined and name.split(".")[-1] not in defined
+    )
+    assert missing == [], f"docs/architecture.md names what the code does not define: {missing}"
