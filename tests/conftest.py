@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.factories import PASSWORD, UserFactory
-from tests.harness import (
+from tests.support.factories import PASSWORD, UserFactory
+from tests.support.harness import (
     DaphneServer,
     LiveblogWorker,
     PostgresServer,

@@ -6,8 +6,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.harness import attach_log
-from tests.proxy import TcpProxy
+from tests.support.harness import attach_log
+from tests.support.proxy import TcpProxy
 
 CHROMIUM_ARGS = [
     "--no-sandbox",

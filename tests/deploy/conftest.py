@@ -12,7 +12,7 @@ from tests.browser.conftest import (  # noqa: F401
     new_context,
 )
 from tests.deploy.topology import NativeTopology
-from tests.harness import attach_log
+from tests.support.harness import attach_log
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from tests.deploy.dns import DnsServer
-from tests.harness import (
+from tests.support.harness import (
     REPO,
     PostgresServer,
     RedisServer,

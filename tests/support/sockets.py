@@ -8,7 +8,7 @@ from channels.testing import WebsocketCommunicator
 
 from project.asgi import application
 from streams.schemas import Protocol
-from tests.harness import websocket_headers
+from tests.support.harness import websocket_headers
 
 
 class StreamClient:
