@@ -11,8 +11,8 @@ from tests.browser.conftest import (  # noqa: F401
     browser_type_launch_args,
     new_context,
 )
-from tests.deploy.topology import NativeTopology
 from tests.support.harness import attach_log
+from tests.support.topology import NativeTopology
 
 
 @pytest.fixture(scope="module")
