@@ -10,7 +10,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 
 from chat.models import Message
 from chat.services import message_create, room_create
-from tests.browser.support import ROWS, off_loop, rows, say, wait_live
+from tests.support.browser import ROWS, off_loop, rows, say, wait_live
 from tests.support.harness import DaphneServer
 
 pytestmark = pytest.mark.django_db(transaction=True)

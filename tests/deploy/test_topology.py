@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tests.browser.support import ROWS, rows, say, wait_live
+from tests.support.browser import ROWS, rows, say, wait_live
 from tests.support.topology import NativeTopology
 
 pytestmark = pytest.mark.browser
