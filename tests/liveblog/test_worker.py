@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from liveblog import services
 from liveblog.models import Post
-from tests.conftest import ON_REDIS_STACK
+from tests.support.stack import ON_REDIS_STACK
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
 State = Post.State
