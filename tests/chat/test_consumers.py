@@ -6,17 +6,13 @@ Marked `stack`: these run on the embedded default and again on PostgreSQL + Redi
 import json
 
 import pytest
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from chat import services
 from chat.models import Message
+from tests.support.orm import db
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
-
-
-def db(function):
-    return database_sync_to_async(function)
 
 
 async def test_anonymous_users_and_unknown_rooms_are_refused(connect, make_user, make_room):

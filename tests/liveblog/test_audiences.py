@@ -6,12 +6,12 @@ Marked `stack`: these run on the embedded default and again on PostgreSQL + Redi
 from datetime import timedelta
 
 import pytest
-from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
 from liveblog import services
 from liveblog.models import Post
+from tests.support.orm import db
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
 
@@ -21,10 +21,6 @@ CREATED, UPDATED, DELETED = (
     "liveblog.post_updated",
     "liveblog.post_deleted",
 )
-
-
-def db(function):
-    return database_sync_to_async(function)
 
 
 async def seen(client) -> list[tuple[str, int]]:
