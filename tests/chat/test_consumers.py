@@ -45,8 +45,9 @@ async def test_two_people_get_every_message_once_in_order(
     for client in (a, b):
         (frame,) = await client.events(1)
         assert (frame["seq"], frame["message"]["body"]) == (401, "last")
-    # The other room heard nothing of this one (its presence frames aside): its own
-    # first message, sent after all of them, is the first thing it hears.
+    # The other room heard nothing of this one (its presence frames aside). The hub
+    # hands each broadcast to all its sockets before the next, and a and b have had
+    # the last: the other room's own first message, sent now, is the first it hears.
     await c.send({"type": "chat.send", "body": "elsewhere", "client_id": "c0"})
     while (frame := await c.receive())["type"] == "presence":
         pass
