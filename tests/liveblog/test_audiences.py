@@ -20,12 +20,12 @@ from tests.support.orm import db
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
 
 State = Post.State
-CREATED, UPDATED, DELETED = (
+CREATED, UPDATED, DELETED, LIVEBLOG_UPDATED = (
     "liveblog.post_created",
     "liveblog.post_updated",
     "liveblog.post_deleted",
+    "liveblog.updated",
 )
-RETITLED = "liveblog.updated"
 
 
 class Seen(NamedTuple):
@@ -70,7 +70,7 @@ class Audiences:
 
 
 def is_retitle(frame: dict, title: str) -> bool:
-    return frame["type"] == RETITLED and frame["liveblog"]["title"] == title
+    return frame["type"] == LIVEBLOG_UPDATED and frame["liveblog"]["title"] == title
 
 
 async def up_to_retitle(client, title: str) -> list[dict]:
@@ -148,7 +148,8 @@ async def test_unpublishing_is_a_delete_for_readers_and_an_update_for_editors(
     )
     # The post is a draft again: a reader replaying from the start never sees its text.
     late = await watch(None, liveblog, after=0)
-    assert await replayed(late) == [DELETED, DELETED, RETITLED]
+    # (The last frame is the retitle `seen` made.)
+    assert await replayed(late) == [DELETED, DELETED, LIVEBLOG_UPDATED]
     await late.close()
 
 
@@ -177,7 +178,7 @@ async def test_deleting_a_published_post_is_a_delete_for_everyone_and_forgets_it
     assert await audiences.seen() == Seen(readers=both, editors=both)
     for user in (None, editor):
         late = await watch(user, liveblog, after=0)
-        assert await replayed(late) == [DELETED] * 3 + [RETITLED]
+        assert await replayed(late) == [DELETED] * 3 + [LIVEBLOG_UPDATED]
         await late.close()
 
 
@@ -232,7 +233,7 @@ async def test_ending_a_liveblog_tells_everyone(audiences, liveblog, editor):
     await db(services.liveblog_update)(liveblog=liveblog, by=editor, ended=True)
     for client in audiences.sockets:
         (frame,) = await client.events(1)
-        assert (frame["type"], frame["seq"]) == (RETITLED, client.ready_seq + 1)
+        assert (frame["type"], frame["seq"]) == (LIVEBLOG_UPDATED, client.ready_seq + 1)
         assert frame["liveblog"]["ended_at"] is not None
 
 
@@ -254,7 +255,7 @@ async def test_readers_never_receive_draft_content(audiences, watch, liveblog, e
         frames = await up_to_retitle(client, title)
         assert "DRAFT" not in str(frames)
         events = [frame["type"] for frame in frames if frame["type"].startswith("liveblog.")]
-        assert events == [CREATED, RETITLED]
+        assert events == [CREATED, LIVEBLOG_UPDATED]
     await late.close()
 
 
