@@ -4,14 +4,13 @@
 here; without it the suite uses the embedded default (SQLite, in-memory layer).
 """
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.factories import PASSWORD, UserFactory
-from tests.harness import (
+from tests.support.factories import PASSWORD, UserFactory
+from tests.support.harness import (
     DaphneServer,
     LiveblogWorker,
     PostgresServer,
@@ -19,12 +18,7 @@ from tests.harness import (
     attach_log,
     failure_sections,
 )
-
-STACKS = {"": "embedded default", "postgres-redis": "PostgreSQL + Redis"}
-STACK = os.environ.get("TEST_STACK", "")
-if STACK not in STACKS:
-    raise pytest.UsageError(f"TEST_STACK must be one of {sorted(STACKS)}, not {STACK!r}.")
-ON_REDIS_STACK = STACK == "postgres-redis"
+from tests.support.stack import ON_REDIS_STACK, STACK, STACKS
 
 BROWSER_TESTS = Path(__file__).parent / "browser"
 

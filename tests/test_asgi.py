@@ -7,7 +7,7 @@ from channels.testing import WebsocketCommunicator
 from chat.services import room_create
 from project.asgi import application
 from streams.sessions import SocketSessionMiddleware
-from tests.harness import websocket_headers
+from tests.support.harness import websocket_headers
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 

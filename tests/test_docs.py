@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from tests.harness import REPO
+from tests.support.harness import REPO
 
 ARCHITECTURE = (REPO / "docs" / "architecture.md").read_text()
 CONFIGURATION = (REPO / "docs" / "configuration.md").read_text()

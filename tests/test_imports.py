@@ -8,7 +8,7 @@ imports the other.
 import ast
 from pathlib import Path
 
-from tests.harness import REPO
+from tests.support.harness import REPO
 
 # Each top-level package, and the first-party packages it may import.
 ALLOWED = {

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.harness import REPO
+from tests.support.harness import REPO
 
 PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "project.settings.production",

@@ -32,8 +32,8 @@ from pathlib import Path
 import psutil
 
 from tests.bench.load import Receivers, Target, send
-from tests.deploy.topology import NativeTopology
-from tests.harness import REPO, DaphneServer, ServerProcess, _spawn, app_env, free_port
+from tests.support.harness import REPO, DaphneServer, ServerProcess, _spawn, app_env, free_port
+from tests.support.topology import NativeTopology
 
 RATES = [1, 2, 3, 5, 8, 12, 16, 20, 25, 30, 40, 50, 65, 80, 100, 120, 160, 200, 300]
 # Lift the abuse limits for the benchmark's one sending socket.

@@ -13,8 +13,8 @@ from playwright.sync_api import BrowserContext, Page, expect
 from chat.models import Message
 from chat.protocol import MAX_BODY
 from chat.services import message_create, room_create
-from tests.browser.support import ROWS, off_loop, rows, say, wait_live
-from tests.harness import DaphneServer
+from tests.support.browser import ROWS, off_loop, rows, say, wait_live
+from tests.support.harness import DaphneServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

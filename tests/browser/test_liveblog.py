@@ -10,8 +10,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from liveblog.services import liveblog_create, post_create
-from tests.browser.support import off_loop
-from tests.harness import DaphneServer
+from tests.support.browser import off_loop
+from tests.support.harness import DaphneServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

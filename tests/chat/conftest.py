@@ -6,7 +6,7 @@ import pytest
 
 from chat import services
 from chat.protocol import SERVER
-from tests.sockets import socket_opener
+from tests.support.sockets import socket_opener
 
 
 @pytest.fixture

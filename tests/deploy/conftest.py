@@ -6,13 +6,13 @@ import pytest
 
 # The browser tests' Chromium and context fixtures, here too. (Not their
 # permission for the ORM beside Playwright's loop: nothing here uses the ORM.)
-from tests.browser.conftest import (  # noqa: F401
+from tests.support.browser import (  # noqa: F401 - fixtures
     base_url,
     browser_type_launch_args,
     new_context,
 )
-from tests.deploy.topology import NativeTopology
-from tests.harness import attach_log
+from tests.support.harness import attach_log
+from tests.support.topology import NativeTopology
 
 
 @pytest.fixture(scope="module")

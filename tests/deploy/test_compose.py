@@ -10,8 +10,8 @@ import pytest
 
 from project.daphne import daphne_argv
 from project.settings.base import PRESENCE_HEARTBEAT, channel_layers
-from tests.deploy.topology import TEMPLATE, compose_config, native_nginx_conf, render_template
-from tests.harness import REPO
+from tests.support.harness import REPO
+from tests.support.topology import TEMPLATE, compose_config, native_nginx_conf, render_template
 
 BIN = Path(sys.executable).parent
 CLIENT_PING_EVERY = 20  # static/js/stream.js PING_EVERY_MS

@@ -1,4 +1,4 @@
-"""The compose topology run natively, used through nginx in Chromium (see topology.py).
+"""The compose topology run natively (tests/support/topology.py), driven through nginx in Chromium.
 
 Two daphne replicas behind nginx, gunicorn for plain HTTP, the worker, on
 PostgreSQL and Redis: static files load, people on different replicas chat and
@@ -18,8 +18,8 @@ from playwright.sync_api import Page, expect
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tests.browser.support import ROWS, rows, say, wait_live
-from tests.deploy.topology import NativeTopology
+from tests.support.browser import ROWS, rows, say, wait_live
+from tests.support.topology import NativeTopology
 
 pytestmark = pytest.mark.browser
 

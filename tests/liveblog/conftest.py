@@ -7,7 +7,7 @@ import pytest
 from liveblog import services
 from liveblog.protocol import EDITOR_SERVER, READER_SERVER
 from liveblog.selectors import user_is_editor
-from tests.sockets import socket_opener
+from tests.support.sockets import socket_opener
 
 
 @pytest.fixture

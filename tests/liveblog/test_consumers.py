@@ -4,17 +4,13 @@ Marked `stack`: these run on the embedded default and again on PostgreSQL + Redi
 """
 
 import pytest
-from channels.db import database_sync_to_async
 from django.test import Client
 
 from liveblog import services
 from liveblog.models import LiveblogEvent, Post
+from tests.support.orm import db
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
-
-
-def db(function):
-    return database_sync_to_async(function)
 
 
 async def test_anyone_may_listen_to_a_liveblog_that_exists(watch, liveblog, make_user):

@@ -10,20 +10,16 @@ import time
 from datetime import timedelta
 
 import pytest
-from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from liveblog import services
 from liveblog.models import Post
-from tests.conftest import ON_REDIS_STACK
+from tests.support.orm import db
+from tests.support.stack import ON_REDIS_STACK
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
 State = Post.State
 ON_TIME = timedelta(seconds=2)
-
-
-def db(function):
-    return database_sync_to_async(function)
 
 
 def schedule(liveblog, editor, body: str, within: float) -> Post:

@@ -8,7 +8,7 @@ stands in for Docker, and nothing else, is rewritten:
 - container addresses: each replica listens on a loopback address of its own
   (`0.0.0.0` becomes 127.0.0.2, 127.0.0.3, ...), all on one free port that
   stands in for 8000, and nginx's fixed address 172.28.0.10 becomes 127.0.0.1;
-- Docker's DNS: a small DNS server (tests/deploy/dns.py) answers `ws` with
+- Docker's DNS: a small DNS server (tests/support/dns.py) answers `ws` with
   every daphne replica's address and `http` with gunicorn's;
 - container paths and servers: DATABASE_URL and REDIS_URL point at a
   throwaway PostgreSQL and Redis; nginx's pid, logs and temporary files live
@@ -32,8 +32,8 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from tests.deploy.dns import DnsServer
-from tests.harness import (
+from tests.support.dns import DnsServer
+from tests.support.harness import (
     REPO,
     PostgresServer,
     RedisServer,

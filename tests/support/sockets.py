@@ -1,4 +1,10 @@
-"""A test socket on the real ASGI application whose every received frame is checked."""
+"""A test socket on the real ASGI application whose every received frame is checked.
+
+There is no waiting for a quiet socket here. A test shows that a frame did not
+come by causing one that must come after it, and checking that is the next:
+a later broadcast on the same stream (the same group, through the same layer,
+so in order), or, after a command answered on this socket alone, a ping.
+"""
 
 import json
 from collections.abc import Callable
@@ -8,7 +14,7 @@ from channels.testing import WebsocketCommunicator
 
 from project.asgi import application
 from streams.schemas import Protocol
-from tests.harness import websocket_headers
+from tests.support.harness import websocket_headers
 
 
 class StreamClient:
@@ -50,18 +56,9 @@ class StreamClient:
                 found.append(frame)
         return found
 
-    async def nothing(self, within: float = 0.3) -> bool:
-        return await self.communicator.receive_nothing(within)
-
-    async def no_events(self, within: float = 0.3) -> bool:
-        """True if nothing but ephemeral frames arrives within `within` seconds."""
-        while not await self.nothing(within):
-            frame = await self.receive()
-            if frame["type"] not in self.ephemeral:
-                return False
-        return True
-
     async def ping(self) -> dict:
+        """The pong: it comes after all this socket's earlier commands were answered, but a
+        broadcast still in the channel layer may come after it."""
         await self.send({"type": "ping"})
         return await self.receive_type("pong")
 
