@@ -6,7 +6,7 @@ import re
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.harness import REPO
+from tests.support.harness import REPO
 from website import protocol_docs
 
 ASYNCAPI = json.loads((REPO / "docs" / "asyncapi.json").read_text())

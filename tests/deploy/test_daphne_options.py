@@ -19,8 +19,8 @@ from websockets.sync.client import connect
 from liveblog import services
 from liveblog.protocol import MAX_BODY
 from project.daphne import OPTIONS, daphne_argv
-from tests.deploy.topology import compose_config
-from tests.harness import REPO
+from tests.support.harness import REPO
+from tests.support.topology import compose_config
 
 LAUNCHER = ["-m", "project.daphne"]
 FRAME_LIMIT = 64 * 1024
@@ -93,7 +93,7 @@ def test_daphne_takes_the_launchers_options_and_a_callers_own_last():
     assert _parsed(["--ping-interval=5", "project.asgi:application"])["ping_interval"] == 5
 
 
-# On the suite's daphne (tests/harness.py DaphneServer) and the real app ----------
+# On the suite's daphne (tests/support/harness.py DaphneServer) and the real app ----------
 
 
 LONGEST_BODY = "€" * MAX_BODY  # 3 bytes a character

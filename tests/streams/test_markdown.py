@@ -5,7 +5,7 @@ import re
 import pytest
 
 from streams import markdown
-from tests.harness import REPO
+from tests.support.harness import REPO
 
 SAFE_HTML = (REPO / "static" / "js" / "safe-html.js").read_text()
 
