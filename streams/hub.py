@@ -192,13 +192,16 @@ class Hub:
             self.flushing = asyncio.create_task(self._flush())
 
     async def _flush(self) -> None:
-        await asyncio.sleep(PRESENCE_COALESCE)
-        dirty, self.dirty = self.dirty, {}
-        for stream, names in dirty.items():
-            try:
-                await presence.presence_announce(self.layer, stream=stream, names=names)
-            except Exception:
-                logger.exception("hub: announcing presence on %s failed", stream)
+        # Until nothing is left: a change made while announcing is announced in
+        # the next round, since announce() starts no second flush meanwhile.
+        while self.dirty:
+            await asyncio.sleep(PRESENCE_COALESCE)
+            dirty, self.dirty = self.dirty, {}
+            for stream, names in dirty.items():
+                try:
+                    await presence.presence_announce(self.layer, stream=stream, names=names)
+                except Exception:
+                    logger.exception("hub: announcing presence on %s failed", stream)
 
     # Maintenance --------------------------------------------------------------------
 

@@ -1,0 +1,60 @@
+"""The hub's own machinery: one flight per key, and presence announcements that are never lost."""
+
+import asyncio
+
+import pytest
+
+from streams import hub as hub_module
+from streams.broadcast import channel_layer
+from streams.hub import Hub, SingleFlight
+
+
+async def test_callers_that_arrive_during_a_flight_share_it():
+    runs = []
+    release = asyncio.Event()
+
+    async def action():
+        runs.append(1)
+        await release.wait()
+
+    flights = SingleFlight()
+    waiting = [asyncio.create_task(flights.run("key", action)) for _ in range(3)]
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(*waiting)
+    await flights.run("key", action)  # done: remembered
+    assert runs == [1]
+
+
+async def test_a_failed_flight_is_tried_again_by_the_next_caller():
+    attempts = []
+
+    async def action():
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ConnectionError("layer down")
+
+    flights = SingleFlight()
+    with pytest.raises(ConnectionError):
+        await flights.run("key", action)
+    await flights.run("key", action)
+    assert len(attempts) == 2
+
+
+async def test_a_presence_change_made_while_announcing_is_announced_too(monkeypatch):
+    hub = Hub(channel_layer())
+    announced: list[str] = []
+    second = asyncio.Event()
+
+    async def announce(layer, *, stream, names):
+        announced.append(stream)
+        if stream == "first":
+            # Someone joins another stream while this announcement is under way.
+            hub.announce("second", True)
+        else:
+            second.set()
+
+    monkeypatch.setattr(hub_module.presence, "presence_announce", announce)
+    hub.announce("first", True)
+    await asyncio.wait_for(second.wait(), timeout=5)
+    assert announced == ["first", "second"]
