@@ -7,6 +7,8 @@ Servers:
   ceiling   a bare `websockets` broadcast server (tests/bench/ceiling.py)
   baseline  the Channels tutorial's consumer on daphne + the in-memory layer
   embedded  this app: one daphne, SQLite, the in-memory layer
+  embedded@REV  the same, serving the code of commit REV (checked out aside),
+            to compare a change with what it changes in the same run
   redis     this app: PostgreSQL + Redis, one daphne behind nginx (the compose topology)
   scaled    this app: PostgreSQL + Redis, two daphne replicas behind nginx
 
@@ -124,10 +126,10 @@ def baseline() -> Bench:
     return Spawned("baseline", argv, env, "/ws/chat/bench/", "tutorial")
 
 
-def _prepare(env: dict, room: str) -> dict:
+def _prepare(env: dict, room: str, tree: Path = REPO) -> dict:
     result = subprocess.run(
         [sys.executable, "-m", "tests.bench.prepare", room],
-        cwd=REPO, env=env, capture_output=True, text=True, check=True,
+        cwd=tree, env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -142,16 +144,27 @@ UVICORN = [
 class Embedded(Bench):
     """This app on SQLite and the in-memory layer, served by daphne (or uvicorn)."""
 
-    def __init__(self, server: str = "daphne") -> None:
+    def __init__(self, server: str = "daphne", revision: str | None = None) -> None:
         self.name = "embedded" if server == "daphne" else f"embedded-{server}"
         self.base = Path(tempfile.mkdtemp(prefix="bench-embedded-"))
+        self.tree = REPO
+        if revision is not None:
+            self.name = f"embedded@{revision}"
+            self.tree = self.base / "tree"
+            subprocess.run(
+                ["git", "worktree", "add", "--quiet", "--detach", str(self.tree), revision],
+                cwd=REPO, check=True,
+            )  # fmt: skip
         env = {"DATABASE_URL": f"sqlite:///{self.base / 'db.sqlite3'}", **BENCH_ENV}
         subprocess.run(
-            [sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, env=app_env(env), check=True
-        )
-        room = _prepare(app_env(env), "bench")
+            [sys.executable, "manage.py", "migrate", "-v0"],
+            cwd=self.tree, env=app_env(env), check=True,
+        )  # fmt: skip
+        room = _prepare(app_env(env), "bench", self.tree)
         if server == "daphne":
-            self.server = DaphneServer.start(env=env, log_path=self.base / "daphne.log")
+            self.server = DaphneServer.start(
+                env=env, log_path=self.base / "daphne.log", tree=self.tree
+            )
             url, origin = self.server.ws_url, self.server.origin
         else:
             port = free_port()
@@ -172,6 +185,8 @@ class Embedded(Bench):
 
     def stop(self):
         self.server.stop()
+        if self.tree != REPO:
+            subprocess.run(["git", "worktree", "remove", "--force", str(self.tree)], cwd=REPO)
 
 
 class Topology(Bench):
@@ -217,7 +232,8 @@ def percentile(values: list[float], fraction: float) -> float:
 def connected(name: str, sockets: int, processes: int):
     """Start server `name` and connect `sockets` to its room: (server, receivers, seconds, RSS
     before connecting). Everything is stopped on the way out."""
-    bench = FACTORIES[name]()
+    kind, _, revision = name.partition("@")
+    bench = Embedded(revision=revision) if kind == "embedded" and revision else FACTORIES[name]()
     receivers = None
     try:
         time.sleep(1)

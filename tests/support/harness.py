@@ -341,9 +341,17 @@ class DaphneServer(ServerProcess):
 
     @classmethod
     def start(
-        cls, *, env: Mapping[str, str | None], log_path: Path, ready_path: str = "/healthz"
+        cls,
+        *,
+        env: Mapping[str, str | None],
+        log_path: Path,
+        ready_path: str = "/healthz",
+        tree: Path = REPO,
     ) -> DaphneServer:
-        """Start daphne with `env` over the test settings; a None value unsets a variable."""
+        """Start daphne with `env` over the test settings; a None value unsets a variable.
+
+        `tree` is the checkout whose code it serves (the benchmark compares two).
+        """
         child_env = app_env(env)
         # Bound and listening before daphne starts: no port can be lost to a race,
         # and a request made before daphne is up waits in the backlog.
@@ -354,7 +362,7 @@ class DaphneServer(ServerProcess):
         argv = [sys.executable, "-m", "project.daphne", "--fd", str(listener.fileno()),
                 "project.asgi:application"]  # fmt: skip
         try:
-            process = _spawn(argv, log_path, cwd=REPO, env=child_env, pass_fds=[listener.fileno()])
+            process = _spawn(argv, log_path, cwd=tree, env=child_env, pass_fds=[listener.fileno()])
         finally:
             listener.close()
         server = cls(process, log_path, port)
