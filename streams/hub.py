@@ -61,6 +61,18 @@ def get_hub() -> Hub:
     return hub
 
 
+def _being_cancelled() -> bool:
+    """Is the running task being cancelled, whatever error the cancellation surfaced as?
+
+    A cancelled wait on Redis can come out of channels_redis or redis-py as a
+    connection error instead of CancelledError. A loop that retried on it would
+    then never end, and whoever cancelled it (a server shutting down, a test's
+    event loop closing) would wait on it for ever.
+    """
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 @dataclass(eq=False, frozen=True)
 class Member:
     """What the hub knows of one socket. Compared by identity: each socket is its own member."""
@@ -150,7 +162,9 @@ class Hub:
                 message = await self.layer.receive(channel)
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:
+                if _being_cancelled():
+                    raise asyncio.CancelledError from error
                 logger.exception("hub: receiving from the channel layer failed; retrying")
                 await asyncio.sleep(1)
                 continue
@@ -213,7 +227,9 @@ class Hub:
                 await self._refresh_presence()
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as error:
+                if _being_cancelled():
+                    raise asyncio.CancelledError from error
                 logger.exception("hub: maintenance failed; retrying at the next heartbeat")
 
     async def _renew_groups(self) -> None:

@@ -3,6 +3,7 @@
 import asyncio
 
 import pytest
+from channels.layers import InMemoryChannelLayer
 
 from streams import hub as hub_module
 from streams.broadcast import channel_layer
@@ -58,3 +59,31 @@ async def test_a_presence_change_made_while_announcing_is_announced_too(monkeypa
     hub.announce("first", True)
     await asyncio.wait_for(second.wait(), timeout=5)
     assert announced == ["first", "second"]
+
+
+class CancellationAsErrorLayer(InMemoryChannelLayer):
+    """The in-memory layer, but a cancelled receive surfaces as a connection error,
+    as it can from channels_redis and redis-py."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.receiving = asyncio.Event()
+
+    async def receive(self, channel):
+        self.receiving.set()
+        try:
+            return await super().receive(channel)
+        except asyncio.CancelledError:
+            raise ConnectionError("Connection closed by server.") from None
+
+
+async def test_the_hub_stops_when_cancelled_even_if_the_layer_turns_that_into_an_error():
+    layer = CancellationAsErrorLayer()
+    hub = Hub(layer)
+    await hub.once.run("start", hub._start)
+    await layer.receiving.wait()
+    for task in hub.tasks:
+        task.cancel()
+    done, pending = await asyncio.wait(hub.tasks, timeout=5)
+    assert pending == set()
+    assert all(task.cancelled() for task in done)
