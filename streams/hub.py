@@ -61,16 +61,18 @@ def get_hub() -> Hub:
     return hub
 
 
-def _being_cancelled() -> bool:
-    """Is the running task being cancelled, whatever error the cancellation surfaced as?
+def _raise_if_cancelled(error: Exception) -> None:
+    """Raise CancelledError if the running task is being cancelled and `error` is how it surfaced.
 
-    A cancelled wait on Redis can come out of channels_redis or redis-py as a
-    connection error instead of CancelledError. A loop that retried on it would
-    then never end, and whoever cancelled it (a server shutting down, a test's
-    event loop closing) would wait on it for ever.
+    A cancelled wait on Redis can come out of channels_redis or redis-py as
+    another error (a closed connection, a KeyError in its clean-up) instead of
+    CancelledError. A loop that retried on it would then never end, and
+    whoever cancelled it (a server shutting down, a test's event loop closing)
+    would wait on it for ever.
     """
     task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
+    if task is not None and task.cancelling() > 0:
+        raise asyncio.CancelledError from error
 
 
 @dataclass(eq=False, frozen=True)
@@ -160,11 +162,8 @@ class Hub:
         while True:
             try:
                 message = await self.layer.receive(channel)
-            except asyncio.CancelledError:
-                raise
             except Exception as error:
-                if _being_cancelled():
-                    raise asyncio.CancelledError from error
+                _raise_if_cancelled(error)
                 logger.exception("hub: receiving from the channel layer failed; retrying")
                 await asyncio.sleep(1)
                 continue
@@ -225,11 +224,8 @@ class Hub:
             try:
                 await self._renew_groups()
                 await self._refresh_presence()
-            except asyncio.CancelledError:
-                raise
             except Exception as error:
-                if _being_cancelled():
-                    raise asyncio.CancelledError from error
+                _raise_if_cancelled(error)
                 logger.exception("hub: maintenance failed; retrying at the next heartbeat")
 
     async def _renew_groups(self) -> None:
