@@ -61,14 +61,15 @@ def get_hub() -> Hub:
     return hub
 
 
-def _raise_if_cancelled(error: Exception) -> None:
-    """Raise CancelledError if the running task is being cancelled and `error` is how it surfaced.
+def _raise_if_cancelled(error: Exception | None = None) -> None:
+    """Raise CancelledError if the running task is being cancelled.
 
     A cancelled wait on Redis can come out of channels_redis or redis-py as
-    another error (a closed connection, a KeyError in its clean-up) instead of
-    CancelledError. A loop that retried on it would then never end, and
-    whoever cancelled it (a server shutting down, a test's event loop closing)
-    would wait on it for ever.
+    another error (a closed connection, a KeyError in its clean-up), or not at
+    all, instead of as CancelledError. A loop that went on would then never
+    end, and whoever cancelled it (a server shutting down, a test's event loop
+    closing) would wait on it for ever. `error` is what surfaced instead, if
+    anything did.
     """
     task = asyncio.current_task()
     if task is not None and task.cancelling() > 0:
@@ -167,6 +168,7 @@ class Hub:
                 logger.exception("hub: receiving from the channel layer failed; retrying")
                 await asyncio.sleep(1)
                 continue
+            _raise_if_cancelled()
             members = self.groups.get(message.get("group", ""))
             if members:
                 await self._deliver(members, message)
