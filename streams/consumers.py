@@ -135,6 +135,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         except ValueError:
             await self.send_error(ProtocolError("invalid_json", "The frame is not valid JSON."))
             return
+        except RecursionError:
+            await self.send_error(ProtocolError("invalid_frame", "The frame is nested too deeply."))
+            return
         await self.receive_json(content)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
@@ -147,9 +150,17 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         except (ObjectDoesNotExist, PermissionDenied, ValidationError, RateLimited) as error:
             await self.send_error(_as_protocol_error(error, content))
         except Exception:
-            # A failing command must not take the socket down with it.
+            # A failing command must not take the socket down with it. Nothing was
+            # half-saved, so the client may retry it, with the same client_id.
             logger.exception("command %r failed", content.get("type"))
-            await self.send_error(ProtocolError("server_error", "Something went wrong; retry."))
+            client_id = content.get("client_id")
+            await self.send_error(
+                ProtocolError(
+                    "server_error",
+                    "Something went wrong; retry.",
+                    client_id=client_id if isinstance(client_id, str) else None,
+                )
+            )
 
     # Client commands every stream speaks -------------------------------------
 
@@ -204,14 +215,15 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             if after is None:
                 upto = await database_sync_to_async(self.stream_head)()
             else:
-                upto = after
+                # An `after` beyond the head is not trusted: the replay starts at the head.
+                upto, batch = await database_sync_to_async(self.replay_start)(events, after)
                 while True:
-                    batch = await database_sync_to_async(stream_replay)(events, after=upto)
                     for seq, frame in batch:
                         await self.send(text_data=frame)
                         upto = seq
                     if len(batch) < REPLAY_BATCH:
                         break
+                    batch = await database_sync_to_async(stream_replay)(events, after=upto)
             self.replayed_upto = max(self.replayed_upto, upto)
             await self.send(text_data=encode(Ready(seq=upto).model_dump()))
         finally:
@@ -220,6 +232,11 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 if held_seq is None or held_seq > self.replayed_upto:
                     await self.base_send(outgoing)
             self.live = True
+
+    def replay_start(self, events: models.QuerySet, after: int) -> tuple[int, list[Any]]:
+        """Where a replay from `after` starts (never past the head), and its first batch."""
+        start = min(after, self.stream_head())
+        return start, stream_replay(events, after=start)
 
     @property
     def user(self) -> Any:

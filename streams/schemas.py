@@ -44,7 +44,8 @@ ERROR_CODES: dict[ErrorCode, str] = {
     "invalid_json": "The text is not JSON.",
     "invalid_frame": (
         "Not an object; no string `type`; a missing field, a field of the wrong type, an unknown"
-        " field, a blank body; a binary frame."
+        " field, a blank body; a binary frame; nesting deeper than any frame has; text with a NUL"
+        " or an unpaired surrogate. Do not send it again as it is."
     ),
     "unknown_type": "A `type` this socket does not speak.",
     "too_long": "A text over its length limit, where a field says so (a chat message's body).",
@@ -57,8 +58,38 @@ ERROR_CODES: dict[ErrorCode, str] = {
         " any frame but `ping` and `stream.sync`."
     ),
     "not_found": "No such message in this room (or it was deleted).",
-    "server_error": "The server failed while handling the frame; nothing was half-saved, retry.",
+    "server_error": (
+        "The server failed while handling the frame; nothing was half-saved: retry, with the same"
+        " `client_id`."
+    ),
 }
+
+
+# No frame of the protocol nests deeper than this; a deeper one is refused unread.
+MAX_DEPTH = 8
+
+
+def text_problem(value: Any) -> str | None:
+    """What makes a parsed frame unfit to store, if anything: nesting past MAX_DEPTH, or text
+    with a NUL or a lone surrogate (JSON escapes allow both; no database stores them)."""
+    pending = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            return "The frame is nested too deeply."
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "Text must not contain NUL characters."
+            if not item.isascii():
+                try:
+                    item.encode()
+                except UnicodeEncodeError:
+                    return "Text must not contain unpaired surrogates."
+        elif isinstance(item, dict):
+            pending.extend((part, depth + 1) for pair in item.items() for part in pair)
+        elif isinstance(item, list):
+            pending.extend((part, depth + 1) for part in item)
+    return None
 
 
 class ProtocolError(Exception):
@@ -228,10 +259,14 @@ class Protocol:
             raise ProtocolError("invalid_frame", "A frame needs a string 'type'.")
         if frame_type not in self.frames:
             raise ProtocolError("unknown_type", f"Unknown frame type {frame_type[:40]!r}.")
+        client_id = frame.get("client_id")
+        problem = text_problem(frame)
+        if problem is not None:
+            client_id = client_id if isinstance(client_id, str) else None
+            raise ProtocolError("invalid_frame", problem, client_id=client_id)
         try:
             return self.adapter.validate_python(frame)
         except ValidationError as error:
-            client_id = frame.get("client_id")
             raise _refusal(
                 self.frames[frame_type],
                 # The union puts the frame's type first in each location.

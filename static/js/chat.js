@@ -182,7 +182,9 @@ function onFrame(frame) {
 
 function onError(frame) {
   const pending = frame.client_id && unsent.get(frame.client_id);
-  if (pending && frame.code === "rate_limited") {
+  // Both mean "not saved; the same client_id may be sent again". Every other
+  // refusal of a send is for good: the message is shown as not sent.
+  if (pending && (frame.code === "rate_limited" || frame.code === "server_error")) {
     window.setTimeout(() => socket.send(sendFrame(frame.client_id)), RATE_LIMIT_RETRY_MS);
   } else if (pending) {
     unsent.delete(frame.client_id);

@@ -138,6 +138,16 @@ ERROR_CASES = [
     ('{"type": "chat.edit", "id": true, "body": "x"}', "invalid_frame"),
     ('{"type": "chat.delete", "id": 999999}', "not_found"),
     ('{"type": "stream.sync", "after": -1}', "invalid_frame"),
+    # Nesting the JSON parser itself cannot follow, and nesting no frame has.
+    ("[" * 10_000 + "]" * 10_000, "invalid_frame"),
+    (
+        '{"type": "chat.send", "body": "x", "client_id": "x", "a": ' + "[" * 50 + "]" * 50 + "}",
+        "invalid_frame",
+    ),  # fmt: skip
+    # Escapes JSON allows and no database stores.
+    ('{"type": "chat.send", "body": "a\\u0000b", "client_id": "nul"}', "invalid_frame"),
+    ('{"type": "chat.send", "body": "a\\ud800b", "client_id": "lone"}', "invalid_frame"),
+    ('{"type": "chat.edit", "id": 1, "body": "\\udfff"}', "invalid_frame"),
 ]
 
 
@@ -168,6 +178,45 @@ async def test_errors_about_a_send_carry_its_client_id(connect, make_user, make_
     await a.send({"type": "chat.send", "body": "x" * 4001, "client_id": "long-one"})
     error = await a.receive_type("error")
     assert (error["code"], error["client_id"]) == ("too_long", "long-one")
+    await a.send({"type": "chat.send", "body": "a\u0000b", "client_id": "nul-one"})
+    error = await a.receive_type("error")
+    assert (error["code"], error["client_id"]) == ("invalid_frame", "nul-one")
+    await a.close()
+
+
+async def test_a_send_the_server_failed_on_is_answered_with_its_client_id(
+    connect, make_user, make_room, monkeypatch
+):
+    room, ann = await db(make_room)(), await db(make_user)()
+    a = await connect(ann, room)
+
+    def fail(**kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(services, "message_send", fail)
+    await a.send({"type": "chat.send", "body": "hello", "client_id": "retry-me"})
+    error = await a.receive_type("error")
+    assert (error["code"], error["client_id"]) == ("server_error", "retry-me")
+    monkeypatch.undo()
+    # The retry the error invites goes through.
+    await a.send({"type": "chat.send", "body": "hello", "client_id": "retry-me"})
+    (frame,) = await a.events(1)
+    assert frame["message"]["client_id"] == "retry-me"
+    await a.close()
+
+
+async def test_an_after_beyond_the_head_is_not_trusted(connect, make_user, make_room):
+    room, ann = await db(make_room)(), await db(make_user)()
+    await db(services.message_create)(room=room, author=ann, body="m1", client_id="m1")
+    far = 10**30
+    a = await connect(ann, room, after=far)
+    assert (await a.receive_type("stream.ready"))["seq"] == 1
+    await a.send({"type": "stream.sync", "after": far})
+    assert (await a.receive_type("stream.ready"))["seq"] == 1
+    # Live messages still reach the socket.
+    await db(services.message_create)(room=room, author=ann, body="m2", client_id="m2")
+    (frame,) = await a.events(1)
+    assert frame["seq"] == 2
     await a.close()
 
 
