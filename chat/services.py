@@ -77,9 +77,16 @@ def message_send(*, room: Room, author, body: str, client_id: str) -> tuple[Mess
     return message_create(room=room, author=author, body=body, client_id=client_id)
 
 
+def _count_change(by) -> None:
+    """Edits and deletes share one per-user limit: CHAT_CHANGE_LIMIT per CHAT_SEND_WINDOW."""
+    limit, window = settings.CHAT_CHANGE_LIMIT, settings.CHAT_SEND_WINDOW
+    rate_limit(f"chat.change:{by.pk}", limit=limit, window=window)
+
+
 def message_edit(*, room: Room, message_id: int, by, body: str) -> Message:
     """Change the text of one's own message."""
     body = _clean_body(body)
+    _count_change(by)
     message = Message.objects.get(pk=message_id, room=room, deleted_at__isnull=True)
     if message.author_id != by.pk:
         raise PermissionDenied("Only the author can edit a message.")
@@ -96,6 +103,7 @@ def message_edit(*, room: Room, message_id: int, by, body: str) -> Message:
 
 def message_delete(*, room: Room, message_id: int, by) -> Message:
     """Delete a message (its author, or staff): a placeholder stays in the history."""
+    _count_change(by)
     message = Message.objects.get(pk=message_id, room=room, deleted_at__isnull=True)
     if message.author_id != by.pk and not by.is_staff:
         raise PermissionDenied("Only the author or staff can delete a message.")

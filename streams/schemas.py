@@ -50,8 +50,8 @@ ERROR_CODES: dict[ErrorCode, str] = {
     "unknown_type": "A `type` this socket does not speak.",
     "too_long": "A text over its length limit, where a field says so (a chat message's body).",
     "rate_limited": (
-        "Over the per-user send limit, counted across all of the user's tabs and server processes"
-        " (kept in the shared cache). Nothing was written; retry later."
+        "Over a per-user limit (sends; edits and deletes), counted across all of the user's tabs"
+        " and server processes (kept in the shared cache). Nothing was written; retry later."
     ),
     "not_allowed": (
         "Editing someone else's message; deleting it without being staff. On a liveblog socket:"

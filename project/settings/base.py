@@ -203,6 +203,8 @@ LOGGING = {
 # Abuse limits: per user across tabs (chat sends), and per socket (any frame).
 CHAT_SEND_LIMIT = env_int("CHAT_SEND_LIMIT", 10)
 CHAT_SEND_WINDOW = env_int("CHAT_SEND_WINDOW", 10)
+# Edits and deletes together, per user, in the same window.
+CHAT_CHANGE_LIMIT = env_int("CHAT_CHANGE_LIMIT", 20)
 WEBSOCKET_FLOOD_BURST = env_int("WEBSOCKET_FLOOD_BURST", 60)
 WEBSOCKET_FLOOD_RATE = env_int("WEBSOCKET_FLOOD_RATE", 5)
 

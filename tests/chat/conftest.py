@@ -23,8 +23,9 @@ def make_room(db) -> Callable:
 
 @pytest.fixture
 def no_send_limit(settings) -> None:
-    """Lift the send and flood limits for tests that send hundreds of messages at once."""
+    """Lift the send, change and flood limits for tests that send hundreds of frames at once."""
     settings.CHAT_SEND_LIMIT = 1_000_000
+    settings.CHAT_CHANGE_LIMIT = 1_000_000
     settings.WEBSOCKET_FLOOD_BURST = 1_000_000
 
 

@@ -360,3 +360,30 @@ async def test_a_rolled_back_write_broadcasts_nothing(connect, make_user, make_r
     (frame,) = await a.events(1)
     assert (frame["seq"], frame["message"]["body"]) == (1, "kept")
     await a.close()
+
+
+async def test_edits_and_deletes_share_a_per_user_limit(connect, make_user, make_room, settings):
+    settings.CHAT_CHANGE_LIMIT = 3
+    settings.CHAT_SEND_WINDOW = 3600  # one window for the whole test
+    room, ann = await db(make_room)(), await db(make_user)()
+    message, _ = await db(services.message_create)(
+        room=room, author=ann, body="first", client_id="m1"
+    )
+    a = await connect(ann, room)
+    for n in range(2):
+        await a.send({"type": "chat.edit", "id": message.pk, "body": f"edit {n}"})
+    await a.send({"type": "chat.delete", "id": message.pk})
+    assert [frame["type"] for frame in await a.events(3)] == [
+        "chat.message_updated",
+        "chat.message_updated",
+        "chat.message_deleted",
+    ]
+    other, _ = await db(services.message_create)(
+        room=room, author=ann, body="second", client_id="m2"
+    )
+    await a.events(1)
+    await a.send({"type": "chat.edit", "id": other.pk, "body": "one too many"})
+    assert (await a.receive_type("error"))["code"] == "rate_limited"
+    await db(other.refresh_from_db)()
+    assert other.body == "second"
+    await a.close()
