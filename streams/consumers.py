@@ -26,7 +26,16 @@ from .broadcast import encode
 from .hub import Hub, Member, get_hub
 from .log import REPLAY_BATCH, stream_replay
 from .ratelimit import RateLimited
-from .schemas import Error, ErrorCode, Pong, Protocol, ProtocolError, Ready
+from .schemas import (
+    TOO_DEEP,
+    Error,
+    ErrorCode,
+    Pong,
+    Protocol,
+    ProtocolError,
+    Ready,
+    client_id_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +50,7 @@ Refusal = ObjectDoesNotExist | PermissionDenied | ValidationError | RateLimited
 
 def _as_protocol_error(error: Refusal, content: dict[str, Any]) -> ProtocolError:
     """Turn a service's refusal into the error frame the protocol promises."""
-    client_id = content.get("client_id")
-    client_id = client_id if isinstance(client_id, str) else None
+    client_id = client_id_of(content)
     if isinstance(error, ObjectDoesNotExist):
         return ProtocolError("not_found", "No such item here.", client_id=client_id)
     if isinstance(error, PermissionDenied):
@@ -136,7 +144,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.send_error(ProtocolError("invalid_json", "The frame is not valid JSON."))
             return
         except RecursionError:
-            await self.send_error(ProtocolError("invalid_frame", "The frame is nested too deeply."))
+            await self.send_error(ProtocolError("invalid_frame", TOO_DEEP))
             return
         await self.receive_json(content)
 
@@ -153,12 +161,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             # A failing command must not take the socket down with it. Nothing was
             # half-saved, so the client may retry it, with the same client_id.
             logger.exception("command %r failed", content.get("type"))
-            client_id = content.get("client_id")
             await self.send_error(
                 ProtocolError(
-                    "server_error",
-                    "Something went wrong; retry.",
-                    client_id=client_id if isinstance(client_id, str) else None,
+                    "server_error", "Something went wrong; retry.", client_id=client_id_of(content)
                 )
             )
 

@@ -67,6 +67,13 @@ ERROR_CODES: dict[ErrorCode, str] = {
 
 # No frame of the protocol nests deeper than this; a deeper one is refused unread.
 MAX_DEPTH = 8
+TOO_DEEP = "The frame is nested too deeply."
+
+
+def client_id_of(frame: Any) -> str | None:
+    """The frame's `client_id`, if it has a string one: every error about the frame carries it."""
+    client_id = frame.get("client_id") if isinstance(frame, dict) else None
+    return client_id if isinstance(client_id, str) else None
 
 
 def text_problem(value: Any) -> str | None:
@@ -76,7 +83,7 @@ def text_problem(value: Any) -> str | None:
     while pending:
         item, depth = pending.pop()
         if depth > MAX_DEPTH:
-            return "The frame is nested too deeply."
+            return TOO_DEEP
         if isinstance(item, str):
             if "\x00" in item:
                 return "Text must not contain NUL characters."
@@ -259,11 +266,9 @@ class Protocol:
             raise ProtocolError("invalid_frame", "A frame needs a string 'type'.")
         if frame_type not in self.frames:
             raise ProtocolError("unknown_type", f"Unknown frame type {frame_type[:40]!r}.")
-        client_id = frame.get("client_id")
         problem = text_problem(frame)
         if problem is not None:
-            client_id = client_id if isinstance(client_id, str) else None
-            raise ProtocolError("invalid_frame", problem, client_id=client_id)
+            raise ProtocolError("invalid_frame", problem, client_id=client_id_of(frame))
         try:
             return self.adapter.validate_python(frame)
         except ValidationError as error:
@@ -271,7 +276,7 @@ class Protocol:
                 self.frames[frame_type],
                 # The union puts the frame's type first in each location.
                 [detail | {"loc": detail["loc"][1:]} for detail in error.errors()],
-                client_id=client_id if isinstance(client_id, str) else None,
+                client_id=client_id_of(frame),
             ) from None
 
     def check(self, frame: Any) -> None:
