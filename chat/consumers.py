@@ -12,14 +12,13 @@ from .selectors import message_frame, room_events, room_get, room_head
 
 class ChatConsumer(StreamConsumer):
     protocol = CLIENT
+    sign_in_required = True
     room: Room
 
     # Stream hooks ------------------------------------------------------------
 
     async def authorise(self) -> bool:
-        """Signed-in users only, and only to a room that exists."""
-        if not self.user.is_authenticated:
-            return False
+        """Only to a room that exists (anonymous sockets were closed with 4401)."""
         room = await database_sync_to_async(room_get)(
             slug=self.scope["url_route"]["kwargs"]["slug"]
         )

@@ -6,3 +6,8 @@ class StreamsConfig(AppConfig):
 
     name = "streams"
     verbose_name = "Streams"
+
+    def ready(self) -> None:
+        from .revocation import connect_receivers
+
+        connect_receivers()

@@ -4,6 +4,8 @@ Close codes an application may send (daphne allows 1000 and 4000-4999):
 
     4009  a frame over MAX_FRAME_BYTES reached the application
     4029  the connection kept sending faster than WEBSOCKET_FLOOD_RATE frames a second
+    4401  no session signs this socket in: it never did, or its session ended
+    4403  the user's rights changed: the page reloads, to be authorised anew
 """
 
 import json
@@ -26,6 +28,7 @@ from .broadcast import encode
 from .hub import Hub, Member, get_hub
 from .log import REPLAY_BATCH, stream_replay
 from .ratelimit import RateLimited
+from .revocation import CLOSE_SESSION_ENDED, user_group
 from .schemas import (
     TOO_DEEP,
     Error,
@@ -75,6 +78,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     protocol: Protocol
     presence_names = True
+    # Whether an anonymous socket is closed with 4401 before `authorise`.
+    sign_in_required = False
 
     # The process's hub listens to the channel layer for every stream socket,
     # so a socket has no channel of its own (streams/hub.py): with no alias,
@@ -92,6 +97,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         # Live frames wait here while a replay is under way (see deliver()).
         self.live = False
         self.held: deque[tuple[int | None, WebSocketSendEvent]] = deque()
+        # Once revoked, the socket is closing: nothing more is sent or handled.
+        self.revoked = False
         # Per connection: WEBSOCKET_FLOOD_BURST frames at once, then WEBSOCKET_FLOOD_RATE a second.
         self.tokens = float(settings.WEBSOCKET_FLOOD_BURST)
         self.tokens_at = time.monotonic()
@@ -99,6 +106,11 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             after = self.requested_after()
         except ValueError:
             await self.close()
+            return
+        if self.sign_in_required and not self.user.is_authenticated:
+            # Accepted, to close with a code the page understands: sign in again.
+            await self.accept()
+            await self.close(code=CLOSE_SESSION_ENDED)
             return
         if not await self.authorise():
             await self.close()
@@ -112,6 +124,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             presence=self.presence_group(),
             names=self.presence_names,
             deliver=self.deliver,
+            session=self.scope["session"].session_key if self.user.is_authenticated else None,
+            revoke=self.revoke,
         )
         self.hub = get_hub()
         await self.hub.attach(self.member, self.groups_joined())
@@ -129,6 +143,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
     ) -> None:
         """Called with each inbound frame: check it, then hand it to its command."""
+        if self.revoked:
+            return
         if not self.within_flood_limit():
             await self.close(code=CLOSE_FLOODING)
             return
@@ -182,10 +198,19 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def deliver(self, seq: int | None, outgoing: WebSocketSendEvent) -> None:
         """Send a frame broadcast to the stream (its text was encoded once, at commit)."""
+        if self.revoked:
+            return
         if not self.live:
             self.held.append((seq, outgoing))
         elif seq is None or seq > self.replayed_upto:
             await self.base_send(outgoing)
+
+    async def revoke(self, code: int) -> None:
+        """Close the socket: its session, or the rights it was opened with, ended."""
+        if not self.revoked:
+            self.revoked = True
+            self.held.clear()
+            await self.close(code=code)
 
     # Machinery -----------------------------------------------------------------
 
@@ -222,7 +247,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             else:
                 # An `after` beyond the head is not trusted: the replay starts at the head.
                 upto, batch = await database_sync_to_async(self.replay_start)(events, after)
-                while True:
+                while not self.revoked:
                     for seq, frame in batch:
                         await self.send(text_data=frame)
                         upto = seq
@@ -249,11 +274,13 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         return self.scope["user"]
 
     def groups_joined(self) -> list[str]:
-        """The stream's group, and the presence stream's when that is another one."""
+        """The stream's group, the presence stream's when that is another one, and the user's."""
         assert self.group is not None and self.member is not None
         groups = [self.group]
         if self.member.presence != self.group:
             groups.append(self.member.presence)
+        if self.member.user is not None:
+            groups.append(user_group(self.member.user.pk))
         return groups
 
     def within_flood_limit(self) -> bool:

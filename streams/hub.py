@@ -39,6 +39,7 @@ from django.conf import settings
 
 from . import presence
 from .broadcast import channel_layer
+from .revocation import CLOSE_SESSION_ENDED, REVOKE, sessions_ended
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,10 @@ class Member:
     presence: str
     names: bool
     deliver: Deliver
+    # The session the socket was opened with (None if anonymous), and how to
+    # close it when that session or its rights end (streams/revocation.py).
+    session: str | None = None
+    revoke: Callable[[int], Awaitable[None]] | None = None
 
 
 class SingleFlight:
@@ -153,6 +158,7 @@ class Hub:
         self.tasks = [
             asyncio.create_task(self._receive(channel), name="hub receive"),
             asyncio.create_task(self._maintain(), name="hub maintenance"),
+            asyncio.create_task(self._recheck_sessions(), name="hub session checks"),
         ]
         self.channel = channel
 
@@ -170,7 +176,11 @@ class Hub:
                 continue
             _raise_if_cancelled()
             members = self.groups.get(message.get("group", ""))
-            if members:
+            if not members:
+                continue
+            if message.get("type") == REVOKE:
+                await self._revoke(members, message["code"], message.get("session"))
+            else:
                 await self._deliver(members, message)
 
     async def _deliver(self, members: set[Member], message: dict[str, Any]) -> None:
@@ -183,6 +193,45 @@ class Hub:
                 await member.deliver(seq, outgoing)
             except Exception:
                 logger.exception("hub: a socket refused a frame")
+
+    # Revocation ---------------------------------------------------------------------
+
+    async def _revoke(self, members: set[Member], code: int, session: str | None) -> None:
+        """Close `members`' sockets (only those of `session`, if given) with `code`."""
+        for member in tuple(members):
+            if member.revoke is not None and session in (None, member.session):
+                try:
+                    await member.revoke(code)
+                except Exception:
+                    logger.exception("hub: closing a revoked socket failed")
+
+    async def _recheck_sessions(self) -> None:
+        """Close the sockets whose session ended without a word reaching this hub.
+
+        An expired session sends nothing, and a revocation sent while the layer
+        was down never arrives: every SOCKET_SESSION_RECHECK seconds, each
+        session this process has a socket of is tested as an HTTP request's is.
+        """
+        while True:
+            await asyncio.sleep(settings.SOCKET_SESSION_RECHECK)
+            try:
+                await self.sessions_recheck()
+            except Exception as error:
+                _raise_if_cancelled(error)
+                logger.exception("hub: checking sessions failed; retrying at the next interval")
+
+    async def sessions_recheck(self) -> None:
+        members = [
+            member
+            for group in self.groups.values()
+            for member in group
+            if member.user is not None and member.revoke is not None
+        ]
+        sessions = {(member.user.pk, member.session) for member in members}
+        ended = await database_sync_to_async(sessions_ended)(sessions)
+        for member in members:
+            if (member.user.pk, member.session) in ended:
+                await self._revoke({member}, CLOSE_SESSION_ENDED, None)
 
     # Presence -----------------------------------------------------------------------
 

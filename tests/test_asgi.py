@@ -76,10 +76,12 @@ async def test_a_trusted_origin_may_open_sockets_to_the_site(room, cookie, setti
     assert await handshake(f"/ws/chat/{room.slug}/", headers)
 
 
-async def test_a_session_cookie_that_names_no_session_is_anonymous_and_refused(room):
+async def test_a_session_cookie_that_names_no_session_is_anonymous_and_told_to_sign_in(room):
     headers = websocket_headers(origin="http://testserver", cookie="sessionid=no-such-session")
+    communicator = WebsocketCommunicator(application, f"/ws/chat/{room.slug}/", headers=headers)
 
-    assert not await handshake(f"/ws/chat/{room.slug}/", headers)
+    assert (await communicator.connect())[0]
+    assert await communicator.receive_output() == {"type": "websocket.close", "code": 4401}
 
 
 class Untouchable:

@@ -212,3 +212,7 @@ WEBSOCKET_FLOOD_RATE = env_int("WEBSOCKET_FLOOD_RATE", 5)
 # long a row nobody refreshed still counts.
 PRESENCE_HEARTBEAT = env_int("PRESENCE_HEARTBEAT", 15)
 PRESENCE_TTL = env_int("PRESENCE_TTL", 45)
+
+# How often each process tests the sessions of its sockets, closing those whose
+# session expired or ended unannounced (streams/revocation.py).
+SOCKET_SESSION_RECHECK = env_int("SOCKET_SESSION_RECHECK", 60)

@@ -201,6 +201,13 @@ function onState(state) {
     // Whatever was typed while offline, or was in flight when the socket
     // dropped: the server ignores a client_id it already has.
     for (const cid of unsent.keys()) socket.send(sendFrame(cid));
+  } else if (state === "signed-out" || state === "access-changed") {
+    // The socket has stopped for good: nothing still unsent will be.
+    for (const [cid, pending] of unsent) {
+      unsent.delete(cid);
+      pending.row.classList.add("failed");
+      pending.row.querySelector(".message-time").textContent = `not sent: ${state.replace("-", " ")}`;
+    }
   }
 }
 

@@ -1,7 +1,13 @@
 // What every stream page draws the same way: the connection line, times,
 // elements built from text, and pages of older history.
 
-const STATE_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…" };
+const STATE_TEXT = {
+  connecting: "Connecting…",
+  live: "Live",
+  reconnecting: "Reconnecting…",
+  "signed-out": "You were signed out. Reload the page to sign in again.",
+  "access-changed": "Your access changed. Reload the page to go on.",
+};
 
 // root carries data-state (the tests' readiness signal and the CSS hook); line says it in words.
 export function showState(root, line, state) {

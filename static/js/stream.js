@@ -9,6 +9,11 @@ const SILENCE_LIMIT_MS = 45000;
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 15000;
 
+// Close codes after which reconnecting would not help (streams/consumers.py):
+// the session ended, or the user's rights changed and the page must be loaded
+// again to be authorised anew. The socket stops and the page says why.
+const ENDED = { 4401: "signed-out", 4403: "access-changed" };
+
 // The wait before each retry doubles from BACKOFF_FIRST_MS up to BACKOFF_MAX_MS;
 // at most one retry is pending at a time.
 class Backoff {
@@ -44,7 +49,8 @@ export class StreamSocket {
   // path: "/ws/chat/lobby/"; seq: the seq the page was rendered at;
   // onEvent(frame): each stream event, once, in seq order;
   // onFrame(frame): everything else (presence, typing, errors);
-  // onState(state): "connecting" | "live" | "reconnecting".
+  // onState(state): "connecting" | "live" | "reconnecting", or, for good,
+  // "signed-out" | "access-changed".
   constructor({ path, seq, onEvent, onFrame, onState }) {
     this.path = path;
     this.applied = seq;
@@ -117,9 +123,10 @@ export class StreamSocket {
       }
       this.receive(frame);
     });
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (event) => {
       if (ws !== this.ws) return;
-      this.dropped();
+      if (event.code in ENDED) this.ended(ENDED[event.code]);
+      else this.dropped();
     });
   }
 
@@ -132,6 +139,11 @@ export class StreamSocket {
     const ws = this.ws;
     this.ws = null;
     ws?.close();
+  }
+
+  ended(state) {
+    this.stop();
+    this.setState(state);
   }
 
   dropped() {

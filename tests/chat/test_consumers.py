@@ -14,9 +14,7 @@ from tests.support.orm import db
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
 
 
-async def test_anonymous_users_and_unknown_rooms_are_refused(connect, make_user, make_room):
-    room = await db(make_room)()
-    assert await connect(None, room, expect=False) is None
+async def test_unknown_rooms_are_refused(connect, make_user):
     assert await connect(await db(make_user)(), "no-such-room", expect=False) is None
 
 
