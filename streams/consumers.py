@@ -4,6 +4,7 @@ Close codes an application may send (daphne allows 1000 and 4000-4999):
 
     4009  a frame over MAX_FRAME_BYTES reached the application
     4029  the connection kept sending faster than WEBSOCKET_FLOOD_RATE frames a second
+    4429  the user (or, signed out, the address) has SOCKETS_PER_USER (SOCKETS_PER_ADDRESS) open
 """
 
 import json
@@ -24,6 +25,7 @@ from django.db import models
 
 from .broadcast import encode
 from .hub import Hub, Member, get_hub
+from .limits import CLOSE_TOO_MANY_SOCKETS, socket_admit_scope
 from .log import REPLAY_BATCH, stream_replay
 from .ratelimit import RateLimited
 from .schemas import (
@@ -113,6 +115,13 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             names=self.presence_names,
             deliver=self.deliver,
         )
+        if not await socket_admit_scope(
+            self.scope, stream=self.member.presence, socket_id=self.member.socket_id
+        ):
+            # Accepted first, so the client sees the code (a refused handshake is a bare 403).
+            await self.accept()
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+            return
         self.hub = get_hub()
         await self.hub.attach(self.member, self.groups_joined())
         await self.accept()
