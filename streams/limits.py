@@ -76,10 +76,13 @@ def socket_admit(*, stream: str, socket_id: str, user, address: str) -> bool:
         limit, mine = settings.SOCKETS_PER_USER, {"user": user}
     else:
         limit, mine = settings.SOCKETS_PER_ADDRESS, {"user": None, "address": address or None}
-    Presence.objects.update_or_create(
+    # A new socket id each time: its row cannot exist yet (the hub updates it on join).
+    Presence.objects.create(
         stream=stream,
         socket_id=socket_id,
-        defaults={"user": user, "address": address or None, "last_seen": timezone.now()},
+        user=user,
+        address=address or None,
+        last_seen=timezone.now(),
     )
     open_now = Presence.objects.filter(last_seen__gte=fresh_after(), **mine).count()
     if open_now <= limit:
