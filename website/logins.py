@@ -1,11 +1,12 @@
-"""Login lockout: repeated failures for one username from one address lock that pair out.
+"""Login lockout: repeated failures lock a username out from an address, or the address itself.
 
 After LOGIN_FAILURE_LIMIT failed logins for a username from an address (within
 LOGIN_LOCKOUT seconds of the first), every login for that username from that
-address is refused for LOGIN_LOCKOUT seconds, the right password included. The
-counts live in the Django cache (Redis in production), so every process
-agrees. Locking per username and address, not per username alone, keeps one
-attacker from locking a user out everywhere.
+address is refused for LOGIN_LOCKOUT seconds, the right password included;
+after LOGIN_ADDRESS_FAILURE_LIMIT failures from an address, whatever the
+usernames, every login from it is. The counts live in the Django cache (Redis
+in production), so every process agrees. Locking per username and address,
+not per username alone, keeps one attacker from locking a user out everywhere.
 """
 
 import hashlib
@@ -29,38 +30,49 @@ def request_address(request: HttpRequest) -> str:
     )
 
 
-def _key(kind: str, *, username: str, address: str) -> str:
+def _key(kind: str, *, address: str, username: str | None = None) -> str:
+    """The cache key of `kind` for `username` from `address`, or for the address alone."""
     # Hashed: user input never becomes a raw cache key (length, spaces, case).
-    who = hashlib.sha256(f"{username.casefold()}\0{address}".encode()).hexdigest()
-    return f"login.{kind}:{who}"
+    who = f"{username.casefold()}\0{address}" if username is not None else f"\1{address}"
+    return f"login.{kind}:{hashlib.sha256(who.encode()).hexdigest()}"
 
 
 def login_locked_until(*, username: str, address: str) -> float | None:
     """When the lockout of `username` from `address` ends (a Unix time), or None if not locked."""
-    until = cache.get(_key("locked", username=username, address=address))
-    if until is None or until <= time.time():
-        return None
-    return until
+    keys = [_key("locked", username=username, address=address), _key("locked", address=address)]
+    now = time.time()
+    untils = [until for until in cache.get_many(keys).values() if until > now]
+    return max(untils, default=None)
 
 
 def login_failure_record(*, username: str, address: str) -> None:
-    """Count one failed login; the one that reaches LOGIN_FAILURE_LIMIT starts a lockout."""
+    """Count one failed login, for the username from the address and for the address alone."""
+    limit, address_limit = settings.LOGIN_FAILURE_LIMIT, settings.LOGIN_ADDRESS_FAILURE_LIMIT
+    _count_failure_on(_key("failures", username=username, address=address), limit=limit)
+    _count_failure_on(_key("failures", address=address), limit=address_limit)
+
+
+def _count_failure_on(key: str, *, limit: int) -> None:
+    """Count a failure on `key`; the one that reaches `limit` starts a lockout of LOGIN_LOCKOUT."""
     lockout = settings.LOGIN_LOCKOUT
-    key = _key("failures", username=username, address=address)
     cache.add(key, 0, timeout=lockout)
     try:
         failures = cache.incr(key)
     except ValueError:  # expired between add and incr
         cache.set(key, 1, timeout=lockout)
         failures = 1
-    if failures >= settings.LOGIN_FAILURE_LIMIT:
-        locked = _key("locked", username=username, address=address)
+    if failures >= limit:
+        locked = key.replace("login.failures:", "login.locked:", 1)
         cache.set(locked, time.time() + lockout, timeout=lockout + 1)
         cache.delete(key)
 
 
 def login_success_record(*, username: str, address: str) -> None:
-    """A login succeeded: forget the earlier failures."""
+    """A login succeeded: forget that username's failures from that address.
+
+    Not the address's own count: one account an attacker holds must not
+    reset the count of guesses at everybody else's.
+    """
     cache.delete(_key("failures", username=username, address=address))
 
 

@@ -218,6 +218,9 @@ CHAT_TYPING_EVERY = env_int("CHAT_TYPING_EVERY", 2)
 # username is refused from that address for LOGIN_LOCKOUT seconds.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 LOGIN_LOCKOUT = env_int("LOGIN_LOCKOUT", 900)
+# And after this many failures from one address, whatever the usernames, the
+# address is refused for LOGIN_LOCKOUT seconds (guessing many users' passwords).
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 50)
 WEBSOCKET_FLOOD_BURST = env_int("WEBSOCKET_FLOOD_BURST", 60)
 WEBSOCKET_FLOOD_RATE = env_int("WEBSOCKET_FLOOD_RATE", 5)
 

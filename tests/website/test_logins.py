@@ -70,6 +70,18 @@ def test_the_lockout_holds_only_for_that_username_from_that_address(
     assert log_in(client, SITE, "ANN", password).status_code == 429
 
 
+def test_too_many_failures_from_one_address_lock_every_username_out_from_it(
+    client, make_user, password, lockout, settings
+):
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 4
+    make_user(username="zoe")
+    for name in ("ann", "bob", "cat", "dan"):
+        fail(client, SITE, name, 1)
+
+    assert log_in(client, SITE, "zoe", password).status_code == 429
+    assert log_in(client, SITE, "zoe", password, address="203.0.113.5").status_code == 302
+
+
 def test_a_successful_login_forgets_the_failures_before_it(client, make_user, password, lockout):
     make_user(username="ann")
     fail(client, SITE, "ann", 2)
