@@ -15,8 +15,6 @@ from streams.text import slug_create, text_clean
 from . import protocol
 from .models import Message, Room
 
-TYPING_EVERY = 2
-
 
 def room_create(*, name: str, created_by, description: str = "") -> Room:
     name = name.strip()
@@ -126,8 +124,13 @@ def message_delete(*, room: Room, message_id: int, by) -> Message:
 
 
 def typing_announce(*, room: Room, user) -> None:
-    """Tell the room that `user` is typing, at most once every TYPING_EVERY seconds."""
-    if cache.add(f"chat.typing:{room.pk}:{user.pk}", 1, timeout=TYPING_EVERY):
+    """Tell the room that `user` is typing, at most once every CHAT_TYPING_EVERY seconds.
+
+    Per user, whichever room: one person types in one place at a time. Typing
+    over the limit is dropped without an answer, as it is ephemeral: the
+    client repeats it while the user types, and nothing is lost.
+    """
+    if cache.add(f"chat.typing:{user.pk}", 1, timeout=settings.CHAT_TYPING_EVERY):
         frame = encode(protocol.UserTyping(user=user.get_username()).model_dump())
         broadcast_on_commit(room.group_name, frame=frame)
 

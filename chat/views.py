@@ -1,6 +1,7 @@
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
@@ -11,9 +12,11 @@ from .models import Room
 from .protocol import MAX_BODY, Message
 from .selectors import PAGE, message_list, room_head, room_list
 
+ROOMS_PER_PAGE = 50
+
 
 def room_index(request: HttpRequest) -> HttpResponse:
-    """Rooms, and a form to create one."""
+    """Rooms, ROOMS_PER_PAGE to a page (?page=), and a form to create one."""
     form = RoomForm(request.POST or None)
     if request.method == "POST":
         if not request.user.is_authenticated:
@@ -25,7 +28,8 @@ def room_index(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, error)
             else:
                 return redirect(room)
-    return render(request, "chat/room_list.html", {"rooms": room_list(), "form": form})
+    rooms = Paginator(room_list(), ROOMS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "chat/room_list.html", {"rooms": rooms, "form": form})
 
 
 @login_required

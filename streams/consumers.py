@@ -6,6 +6,7 @@ Close codes an application may send (daphne allows 1000 and 4000-4999):
     4029  the connection kept sending faster than WEBSOCKET_FLOOD_RATE frames a second
     4401  no session signs this socket in: it never did, or its session ended
     4403  the user's rights changed: the page reloads, to be authorised anew
+    4429  the user (or, signed out, the address) has SOCKETS_PER_USER (SOCKETS_PER_ADDRESS) open
 """
 
 import json
@@ -26,6 +27,7 @@ from django.db import models
 
 from .broadcast import encode
 from .hub import Hub, Member, get_hub
+from .limits import CLOSE_TOO_MANY_SOCKETS, socket_admit_scope
 from .log import REPLAY_BATCH, stream_replay
 from .ratelimit import RateLimited
 from .revocation import CLOSE_SESSION_ENDED, user_group
@@ -127,6 +129,13 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             session=self.scope["session"].session_key if self.user.is_authenticated else None,
             revoke=self.revoke,
         )
+        if not await socket_admit_scope(
+            self.scope, stream=self.member.presence, socket_id=self.member.socket_id
+        ):
+            # Accepted first, so the client sees the code (a refused handshake is a bare 403).
+            await self.accept()
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+            return
         self.hub = get_hub()
         await self.hub.attach(self.member, self.groups_joined())
         await self.accept()

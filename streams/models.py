@@ -32,13 +32,18 @@ class Presence(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
+    # The client's address, for anonymous sockets' per-address limit (streams/limits.py).
+    address = models.GenericIPAddressField(null=True, blank=True)
     last_seen = models.DateTimeField()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["stream", "socket_id"], name="presence_socket"),
         ]
-        indexes = [models.Index(fields=["stream", "last_seen"], name="presence_fresh")]
+        indexes = [
+            models.Index(fields=["stream", "last_seen"], name="presence_fresh"),
+            models.Index(fields=["address", "last_seen"], name="presence_address"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user or 'anonymous'} on {self.stream}"

@@ -22,7 +22,7 @@ from .schemas import PresenceCount, PresenceNames
 REFRESH_CHUNK = 500
 
 
-def _fresh_after():
+def fresh_after():
     return timezone.now() - timedelta(seconds=settings.PRESENCE_TTL)
 
 
@@ -31,7 +31,7 @@ def presence_snapshot(*, stream: str, names: bool = True) -> dict:
 
     A liveblog shows only a count: its readers do not see who else is reading.
     """
-    rows = Presence.objects.filter(stream=stream, last_seen__gte=_fresh_after())
+    rows = Presence.objects.filter(stream=stream, last_seen__gte=fresh_after())
     users = sorted(set(rows.filter(user__isnull=False).values_list("user__username", flat=True)))
     anonymous = rows.filter(user__isnull=True).count()
     if not names:
@@ -97,7 +97,7 @@ def presence_refresh(sockets: dict[str, list[tuple[str, Any]]]) -> set[str]:
                     ]
                 )
                 changed.add(stream)
-            swept, _ = Presence.objects.filter(stream=stream, last_seen__lt=_fresh_after()).delete()
+            swept, _ = Presence.objects.filter(stream=stream, last_seen__lt=fresh_after()).delete()
             if swept:
                 changed.add(stream)
     return changed

@@ -60,3 +60,36 @@ def test_production_names_every_missing_variable_at_once():
     assert result.returncode != 0
     for name in REQUIRED:
         assert name in result.stderr
+
+
+def admin_served_at(env: dict[str, str]) -> str:
+    """Where the URL map built by these settings serves the admin's index, or "nowhere"."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "TEST_"))}
+    script = (
+        "import django; django.setup()\n"
+        "from django.urls import NoReverseMatch, reverse\n"
+        "try:\n    print(reverse('admin:index'))\n"
+        "except NoReverseMatch:\n    print('nowhere')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env={**inherited, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.strip()
+
+
+def test_production_serves_no_admin_unless_told_where():
+    assert admin_served_at(PRODUCTION_ENV) == "nowhere"
+    told = {**PRODUCTION_ENV, "DJANGO_ADMIN_URL": "staff-7f3a9c/"}
+    assert admin_served_at(told) == "/staff-7f3a9c/"
+
+
+def test_development_serves_the_admin_at_admin_unless_told_otherwise():
+    assert admin_served_at({"DJANGO_SETTINGS_MODULE": "project.settings.dev"}) == "/admin/"
+    moved = {"DJANGO_SETTINGS_MODULE": "project.settings.dev", "DJANGO_ADMIN_URL": "/back-office"}
+    assert admin_served_at(moved) == "/back-office/"

@@ -6,3 +6,6 @@ class WebsiteConfig(AppConfig):
 
     name = "website"
     verbose_name = "Site"
+
+    def ready(self) -> None:
+        from . import logins  # noqa: F401 - connects the login lockout's signal receivers

@@ -1,14 +1,18 @@
-"""Site-wide pages: home, sign-up and the health check."""
+"""Site-wide pages: home, sign-up, the health check, and the lockout in front of every login."""
 
 import asyncio
 import logging
+import math
+import time
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.contrib.auth import login
+from django.contrib.auth import get_user_model, login
 from django.contrib.auth.forms import UserCreationForm
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -16,6 +20,8 @@ from django.views.decorators.http import require_GET
 from chat.selectors import room_list
 from liveblog.selectors import liveblog_list
 from streams.broadcast import channel_layer
+
+from .logins import login_locked_until, request_address
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +32,26 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(
         request, "home.html", {"rooms": room_list()[:10], "liveblogs": liveblog_list()[:5]}
     )
+
+
+def login_guarded(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """`view` (a login view), answering a locked-out username with 429 before any password check."""
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.method == "POST":
+            username = request.POST.get(get_user_model().USERNAME_FIELD, "")
+            until = login_locked_until(username=username, address=request_address(request))
+            if until is not None:
+                minutes = math.ceil((until - time.time()) / 60)
+                response = render(
+                    request, "registration/locked_out.html", {"minutes": minutes}, status=429
+                )
+                response["Retry-After"] = str(math.ceil(until - time.time()))
+                return response
+        return view(request, *args, **kwargs)
+
+    return guarded
 
 
 def signup(request: HttpRequest) -> HttpResponse:

@@ -61,6 +61,10 @@ CONTENT_SECURITY_POLICY = {
 }
 
 ROOT_URLCONF = "project.urls"
+# Where the admin is served, e.g. "admin/"; empty: not served at all.
+# Development and tests default to "admin/"; production serves it only where
+# DJANGO_ADMIN_URL says (project/settings/production.py).
+ADMIN_URL = env("DJANGO_ADMIN_URL", "admin/")
 ASGI_APPLICATION = "project.asgi.application"
 WSGI_APPLICATION = "project.wsgi.application"
 
@@ -205,6 +209,18 @@ CHAT_SEND_LIMIT = env_int("CHAT_SEND_LIMIT", 10)
 CHAT_SEND_WINDOW = env_int("CHAT_SEND_WINDOW", 10)
 # Edits and deletes together, per user, in the same window.
 CHAT_CHANGE_LIMIT = env_int("CHAT_CHANGE_LIMIT", 20)
+# Sockets open at once: per signed-in user, and per address for anonymous ones.
+SOCKETS_PER_USER = env_int("SOCKETS_PER_USER", 20)
+SOCKETS_PER_ADDRESS = env_int("SOCKETS_PER_ADDRESS", 50)
+# chat.typing is told to a room at most once every this many seconds per user.
+CHAT_TYPING_EVERY = env_int("CHAT_TYPING_EVERY", 2)
+# Logins: after this many failures for one username from one address, that
+# username is refused from that address for LOGIN_LOCKOUT seconds.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_LOCKOUT = env_int("LOGIN_LOCKOUT", 900)
+# And after this many failures from one address, whatever the usernames, the
+# address is refused for LOGIN_LOCKOUT seconds (guessing many users' passwords).
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 50)
 WEBSOCKET_FLOOD_BURST = env_int("WEBSOCKET_FLOOD_BURST", 60)
 WEBSOCKET_FLOOD_RATE = env_int("WEBSOCKET_FLOOD_RATE", 5)
 

@@ -25,3 +25,7 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# The admin is not on the public site unless the operator puts it somewhere,
+# preferably at a path nobody guesses and behind an address allow-list.
+ADMIN_URL = env("DJANGO_ADMIN_URL", "")

@@ -328,6 +328,25 @@ async def test_typing_is_broadcast_and_throttled(connect, make_user, make_room):
     await b.close()
 
 
+async def test_typing_over_the_limit_is_dropped_silently_in_every_room(
+    connect, make_user, make_room
+):
+    room, other = await db(make_room)(), await db(make_room)()
+    ann, bob = await db(make_user)(username="ann"), await db(make_user)(username="bob")
+    a, a_other = await connect(ann, room), await connect(ann, other)
+    b, b_other = await connect(bob, room), await connect(bob, other)
+    await a.send({"type": "chat.typing"})
+    assert (await b.receive_type("chat.typing"))["user"] == "ann"
+    # Within CHAT_TYPING_EVERY, typing in another room is over the same limit:
+    # no frame for that room, and no error for the sender either.
+    await a_other.send({"type": "chat.typing"})
+    assert (await a_other.ping())["type"] == "pong"
+    await a_other.send({"type": "chat.send", "body": "hello", "client_id": "h"})
+    assert (await b_other.receive_type("chat.typing", "chat.message"))["type"] == "chat.message"
+    for client in (a, a_other, b, b_other):
+        await client.close()
+
+
 async def test_a_gap_is_filled_by_stream_sync(connect, make_user, make_room):
     room, ann = await db(make_room)(), await db(make_user)()
     a = await connect(ann, room)

@@ -14,6 +14,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from chat.services import room_create
 
@@ -72,6 +73,49 @@ async def test_two_processes_share_the_room_and_presence(daphne_factory, fresh_r
         os.kill(second.pid, signal.SIGKILL)
         second.process.wait()
         await next_frame(ann, "presence", within=PRESENCE_BOUND + 2, users=["ann"])
+
+
+@pytest.mark.timeout(90)
+async def test_a_users_sockets_are_counted_across_processes_and_freed_when_one_is_killed(
+    daphne_factory, fresh_redis, people
+):
+    room, ann_cookie, bob_cookie = people
+    env = {
+        "REDIS_URL": fresh_redis.url,
+        "PRESENCE_HEARTBEAT": str(HEARTBEAT),
+        "PRESENCE_TTL": str(TTL),
+        "SOCKETS_PER_USER": "2",
+    }
+    first, second = daphne_factory(**env), daphne_factory(**env)
+    path = f"/ws/chat/{room.slug}/"
+
+    def socket(server, cookie):
+        return connect(
+            server.ws_url + path, origin=server.origin, additional_headers={"Cookie": cookie}
+        )
+
+    async def refused(server, cookie) -> int | None:
+        async with socket(server, cookie) as extra:
+            try:
+                await next_frame(extra, "stream.ready")
+            except ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else None
+            return None
+
+    async with socket(first, bob_cookie) as bob:
+        await next_frame(bob, "stream.ready")
+        async with socket(second, ann_cookie) as ann1, socket(second, ann_cookie) as ann2:
+            await next_frame(ann1, "stream.ready")
+            await next_frame(ann2, "stream.ready")
+            await next_frame(bob, "presence", users=["ann", "bob"])
+            # ann's third socket, on the other process, is one too many.
+            assert await refused(first, ann_cookie) == 4429
+
+            os.kill(second.pid, signal.SIGKILL)
+            second.process.wait()
+            # Once the living process has swept her rows, she may open sockets again.
+            await next_frame(bob, "presence", within=PRESENCE_BOUND + 2, users=["bob"])
+            assert await refused(first, ann_cookie) is None
 
 
 @pytest.mark.timeout(60)

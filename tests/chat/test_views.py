@@ -16,6 +16,25 @@ def test_the_room_list_and_home_page_show_rooms(client, make_room):
         assert b"Lobby" in response.content
 
 
+def test_the_room_list_shows_fifty_rooms_a_page_with_links_between_pages(client, make_room):
+    for n in range(51):
+        make_room(f"Room {n:02}")
+
+    first = client.get("/chat/")
+    second = client.get("/chat/", {"page": 2})
+
+    first_names = [room.name for room in first.context["rooms"]]
+    second_names = [room.name for room in second.context["rooms"]]
+    assert len(first_names) == 50 and len(second_names) == 1
+    assert sorted(first_names + second_names) == [f"Room {n:02}" for n in range(51)]
+    assert b'href="?page=2" rel="next"' in first.content and b'rel="prev"' not in first.content
+    assert b'href="?page=1" rel="prev"' in second.content and b'rel="next"' not in second.content
+    assert b"Page 2 of 2" in second.content
+    # A page past the end, or not a number, shows the nearest page rather than an error.
+    assert client.get("/chat/", {"page": 9}).context["rooms"].number == 2
+    assert client.get("/chat/", {"page": "x"}).context["rooms"].number == 1
+
+
 def test_a_signed_in_user_creates_a_room(client, user):
     client.force_login(user)
     response = client.post("/chat/", {"name": "Night Owls", "description": "late"})
