@@ -1,0 +1,41 @@
+"""Who is on the other end: the peer, or the client a trusted proxy speaks for.
+
+A forwarded header (X-Forwarded-For, X-Forwarded-Proto) is believed only from a
+peer in TRUSTED_PROXIES. Anyone can send those headers; only the proxy in front
+overwrites them with what it saw.
+"""
+
+from ipaddress import IPv6Address, ip_address, ip_network
+
+from django.conf import settings
+
+
+def trusted_proxy(address: str) -> bool:
+    """Is `address` (the peer's IP) one of TRUSTED_PROXIES?"""
+    try:
+        peer = ip_address(address)
+    except ValueError:
+        return False
+    return any(peer in ip_network(entry, strict=False) for entry in settings.TRUSTED_PROXIES)
+
+
+def client_address(peer: str, forwarded_for: str | None) -> str:
+    """The client's address: X-Forwarded-For's last hop when the peer is a trusted proxy."""
+    if forwarded_for and trusted_proxy(peer):
+        return forwarded_for.rsplit(",", 1)[-1].strip()
+    return peer
+
+
+def address_key(address: str) -> str:
+    """What a per-address limit counts by: the address, or its /64 for IPv6.
+
+    One IPv6 subscriber is usually handed a whole /64, so counting single
+    addresses there would give each of them billions of tries.
+    """
+    try:
+        parsed = ip_address(address)
+    except ValueError:
+        return address or "unknown"
+    if isinstance(parsed, IPv6Address) and parsed.ipv4_mapped is None:
+        return str(ip_network(f"{parsed}/64", strict=False))
+    return str(parsed.ipv4_mapped or parsed)
