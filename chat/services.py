@@ -2,13 +2,14 @@
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from streams.broadcast import broadcast_on_commit, encode
 from streams.log import stream_append, stream_claim, stream_redact
 from streams.markdown import render_chat
+from streams.names import name_check, name_normalise
 from streams.ratelimit import rate_limit
 from streams.text import slug_create, text_clean
 
@@ -19,12 +20,18 @@ TYPING_EVERY = 2
 
 
 def room_create(*, name: str, created_by, description: str = "") -> Room:
-    name = name.strip()
+    """Create a room named `name` in any one script; its slug keeps that script's letters."""
+    name = name_normalise(name)
+    try:
+        name_check(name, noun="A room name")
+    except ValidationError as error:
+        raise ValidationError({"name": error}) from None
     return slug_create(
         Room,
         source=name,
         field="name",
         taken="A room with this name already exists.",
+        allow_unicode=True,
         name=name,
         description=description.strip(),
         created_by=created_by,

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.urls import register_converter
 
 
 class StreamsConfig(AppConfig):
@@ -6,3 +7,9 @@ class StreamsConfig(AppConfig):
 
     name = "streams"
     verbose_name = "Streams"
+
+    def ready(self) -> None:
+        from .text import SlugConverter
+
+        # Before any URLconf or socket route is read, so both apps' routes can use it.
+        register_converter(SlugConverter, "uslug")

@@ -36,6 +36,8 @@ def address_key(address: str) -> str:
         parsed = ip_address(address)
     except ValueError:
         return address or "unknown"
-    if isinstance(parsed, IPv6Address) and parsed.ipv4_mapped is None:
+    if isinstance(parsed, IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
         return str(ip_network(f"{parsed}/64", strict=False))
-    return str(parsed.ipv4_mapped or parsed)
+    return str(parsed)

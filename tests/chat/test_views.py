@@ -73,3 +73,25 @@ def test_history_pages_back_by_message_id(client, user, make_room):
     assert page["more"] is False
     assert client.get(f"/chat/{room.slug}/history?before=x").status_code == 400
     assert client.get("/chat/nowhere/history?before=1").status_code == 404
+
+
+def test_a_room_named_in_cyrillic_is_created_and_served_at_its_own_address(client, user):
+    client.force_login(user)
+
+    response = client.post("/chat/", {"name": "Ночные совы"})
+
+    address = "/chat/%D0%BD%D0%BE%D1%87%D0%BD%D1%8B%D0%B5-%D1%81%D0%BE%D0%B2%D1%8B/"
+    assert response.status_code == 302 and response["Location"] == address
+    page = client.get(address)
+    assert page.status_code == 200
+    assert f'data-socket="/ws{address}"'.encode() in page.content
+
+
+def test_a_room_name_that_mixes_scripts_is_explained(client, user):
+    client.force_login(user)
+
+    response = client.post("/chat/", {"name": "P\u0430ypal"})
+
+    assert response.status_code == 200
+    assert "mixes letters of different scripts" in response.context["form"].errors["name"][0]
+    assert not Room.objects.exists()
