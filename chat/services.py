@@ -38,6 +38,17 @@ def room_create(*, name: str, created_by, description: str = "") -> Room:
     )
 
 
+def room_open(*, name: str, created_by, description: str = "") -> Room:
+    """room_create behind the per-user rate limit: what people do from the room list.
+
+    ROOM_CREATE_LIMIT rooms every ROOM_CREATE_WINDOW seconds, per user across
+    processes; refused attempts count too.
+    """
+    limit, window = settings.ROOM_CREATE_LIMIT, settings.ROOM_CREATE_WINDOW
+    rate_limit(f"room.create:{created_by.pk}", limit=limit, window=window)
+    return room_create(name=name, created_by=created_by, description=description)
+
+
 def _clean_body(body: str) -> str:
     return text_clean(body, limit=protocol.MAX_BODY, noun="A message")
 

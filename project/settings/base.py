@@ -205,6 +205,12 @@ CHAT_SEND_LIMIT = env_int("CHAT_SEND_LIMIT", 10)
 CHAT_SEND_WINDOW = env_int("CHAT_SEND_WINDOW", 10)
 # Edits and deletes together, per user, in the same window.
 CHAT_CHANGE_LIMIT = env_int("CHAT_CHANGE_LIMIT", 20)
+# Sign-up attempts per client address (an IPv6 /64), and rooms created per
+# user, each in its own window (seconds).
+SIGNUP_LIMIT = env_int("SIGNUP_LIMIT", 10)
+SIGNUP_WINDOW = env_int("SIGNUP_WINDOW", 3600)
+ROOM_CREATE_LIMIT = env_int("ROOM_CREATE_LIMIT", 10)
+ROOM_CREATE_WINDOW = env_int("ROOM_CREATE_WINDOW", 3600)
 WEBSOCKET_FLOOD_BURST = env_int("WEBSOCKET_FLOOD_BURST", 60)
 WEBSOCKET_FLOOD_RATE = env_int("WEBSOCKET_FLOOD_RATE", 5)
 

@@ -95,3 +95,19 @@ def test_a_room_name_that_mixes_scripts_is_explained(client, user):
     assert response.status_code == 200
     assert "mixes letters of different scripts" in response.context["form"].errors["name"][0]
     assert not Room.objects.exists()
+
+
+def test_room_creation_is_limited_per_user(client, make_user, settings):
+    settings.ROOM_CREATE_LIMIT = 2
+    ann, bob = make_user(), make_user()
+    client.force_login(ann)
+    for name in ("One", "Two"):
+        assert client.post("/chat/", {"name": name}).status_code == 302
+
+    refused = client.post("/chat/", {"name": "Three"})
+
+    assert refused.status_code == 429
+    assert "created many rooms" in refused.context["form"].non_field_errors()[0]
+    client.force_login(bob)
+    assert client.post("/chat/", {"name": "Three"}).status_code == 302
+    assert sorted(Room.objects.values_list("name", flat=True)) == ["One", "Three", "Two"]
