@@ -21,7 +21,9 @@ TYPING_EVERY = 2
 
 def room_create(*, name: str, created_by, description: str = "") -> Room:
     """Create a room named `name` in any one script; its slug keeps that script's letters."""
-    name = name_normalise(name)
+    # Bounded after normalising: NFKC can turn one character into many.
+    limit = Room._meta.get_field("name").max_length or 0
+    name = text_clean(name_normalise(name), limit=limit, field="name", noun="A room name")
     try:
         name_check(name, noun="A room name")
     except ValidationError as error:

@@ -58,6 +58,14 @@ def test_a_room_name_that_mixes_scripts_or_hides_characters_is_refused(name, cod
     assert not Room.objects.exists()
 
 
+def test_a_room_name_too_long_once_normalised_is_refused():
+    # Each of these ligatures is one character, and eighteen once normalised.
+    with pytest.raises(ValidationError) as refused:
+        services.room_create(name="\ufdfa" * 5, created_by=None)
+
+    assert refused.value.error_dict["name"][0].code == "too_long"
+
+
 def test_messages_get_gap_free_seqs_and_logged_frames(make_room, make_user):
     room, ann = make_room(), make_user()
     for n in range(3):
