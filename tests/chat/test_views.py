@@ -85,6 +85,8 @@ def test_a_room_named_in_cyrillic_is_created_and_served_at_its_own_address(clien
     page = client.get(address)
     assert page.status_code == 200
     assert f'data-socket="/ws{address}"'.encode() in page.content
+    assert f'data-history="{address}history"'.encode() in page.content
+    assert client.get(f"{address}history?before=1").json() == {"messages": [], "more": False}
 
 
 def test_a_room_name_that_mixes_scripts_is_explained(client, user):
