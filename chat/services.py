@@ -19,13 +19,20 @@ from .models import Message, Room
 TYPING_EVERY = 2
 
 
-def room_create(*, name: str, created_by, description: str = "") -> Room:
-    """Create a room named `name` in any one script; its slug keeps that script's letters."""
+def room_name_clean(name: str) -> str:
+    """`name` normalised; a ValidationError when it is blank, too long, hides a character or
+    mixes scripts (streams/names.py)."""
     # Bounded after normalising: NFKC can turn one character into many.
     limit = Room._meta.get_field("name").max_length or 0
-    name = text_clean(name_normalise(name), limit=limit, field="name", noun="A room name")
+    name = text_clean(name_normalise(name), limit=limit, noun="A room name")
+    name_check(name, noun="A room name")
+    return name
+
+
+def room_create(*, name: str, created_by, description: str = "") -> Room:
+    """Create a room named `name` in any one script; its slug keeps that script's letters."""
     try:
-        name_check(name, noun="A room name")
+        name = room_name_clean(name)
     except ValidationError as error:
         raise ValidationError({"name": error}) from None
     return slug_create(

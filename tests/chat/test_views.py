@@ -113,3 +113,18 @@ def test_room_creation_is_limited_per_user(client, make_user, settings):
     client.force_login(bob)
     assert client.post("/chat/", {"name": "Three"}).status_code == 302
     assert sorted(Room.objects.values_list("name", flat=True)) == ["One", "Three", "Two"]
+
+
+def test_the_admin_judges_a_room_name_as_the_site_does(make_user):
+    from django.test import Client
+
+    admin = Client()
+    admin.force_login(make_user(is_staff=True, is_superuser=True))
+    add = {"description": "", "created_by": ""}
+
+    refused = admin.post("/admin/chat/room/add/", {**add, "name": "Lobby\u202e", "slug": "lobby"})
+    accepted = admin.post("/admin/chat/room/add/", {**add, "name": "Кафе", "slug": "кафе"})
+
+    assert "invisible or direction-changing" in str(refused.context["adminform"].form.errors)
+    assert accepted.status_code == 302
+    assert list(Room.objects.values_list("slug", flat=True)) == ["кафе"]
