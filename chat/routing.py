@@ -4,5 +4,5 @@ from .consumers import ChatConsumer
 
 websocket_urlpatterns = [
     # django-stubs types path() for views; channels routes consumers with it too.
-    path("ws/chat/<slug:slug>/", ChatConsumer.as_asgi()),  # type: ignore[arg-type]
+    path("ws/chat/<uslug:slug>/", ChatConsumer.as_asgi()),  # type: ignore[arg-type]
 ]

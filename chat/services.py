@@ -2,13 +2,14 @@
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from streams.broadcast import broadcast_on_commit, encode
 from streams.log import stream_append, stream_claim, stream_redact
 from streams.markdown import render_chat
+from streams.names import name_check, name_normalise
 from streams.ratelimit import rate_limit
 from streams.text import slug_create, text_clean
 
@@ -16,17 +17,43 @@ from . import protocol
 from .models import Message, Room
 
 
+def room_name_clean(name: str) -> str:
+    """`name` normalised; a ValidationError when it is blank, too long, hides a character or
+    mixes scripts (streams/names.py)."""
+    # Bounded after normalising: NFKC can turn one character into many.
+    limit = Room._meta.get_field("name").max_length or 0
+    name = text_clean(name_normalise(name), limit=limit, noun="A room name")
+    name_check(name, noun="A room name")
+    return name
+
+
 def room_create(*, name: str, created_by, description: str = "") -> Room:
-    name = name.strip()
+    """Create a room named `name` in any one script; its slug keeps that script's letters."""
+    try:
+        name = room_name_clean(name)
+    except ValidationError as error:
+        raise ValidationError({"name": error}) from None
     return slug_create(
         Room,
         source=name,
         field="name",
         taken="A room with this name already exists.",
+        allow_unicode=True,
         name=name,
         description=description.strip(),
         created_by=created_by,
     )
+
+
+def room_open(*, name: str, created_by, description: str = "") -> Room:
+    """room_create behind the per-user rate limit: what people do from the room list.
+
+    ROOM_CREATE_LIMIT rooms every ROOM_CREATE_WINDOW seconds, per user across
+    processes; refused attempts count too.
+    """
+    limit, window = settings.ROOM_CREATE_LIMIT, settings.ROOM_CREATE_WINDOW
+    rate_limit(f"room.create:{created_by.pk}", limit=limit, window=window)
+    return room_create(name=name, created_by=created_by, description=description)
 
 
 def _clean_body(body: str) -> str:

@@ -5,6 +5,6 @@ from . import views
 app_name = "chat"
 urlpatterns = [
     path("", views.room_index, name="list"),
-    path("<slug:slug>/", views.room_detail, name="detail"),
-    path("<slug:slug>/history", views.room_history, name="history"),
+    path("<uslug:slug>/", views.room_detail, name="detail"),
+    path("<uslug:slug>/history", views.room_history, name="history"),
 ]

@@ -6,6 +6,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
+from streams.ratelimit import RateLimited
+
 from . import services
 from .forms import RoomForm
 from .models import Room
@@ -18,18 +20,22 @@ ROOMS_PER_PAGE = 50
 def room_index(request: HttpRequest) -> HttpResponse:
     """Rooms, ROOMS_PER_PAGE to a page (?page=), and a form to create one."""
     form = RoomForm(request.POST or None)
+    status = 200
     if request.method == "POST":
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if form.is_valid():
             try:
-                room = services.room_create(created_by=request.user, **form.cleaned_data)
+                room = services.room_open(created_by=request.user, **form.cleaned_data)
+            except RateLimited:
+                form.add_error(None, "You have created many rooms lately. Please wait a while.")
+                status = 429
             except ValidationError as error:
                 form.add_error(None, error)
             else:
                 return redirect(room)
     rooms = Paginator(room_list(), ROOMS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "chat/room_list.html", {"rooms": rooms, "form": form})
+    return render(request, "chat/room_list.html", {"rooms": rooms, "form": form}, status=status)
 
 
 @login_required

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.urls import register_converter
 
 
 class StreamsConfig(AppConfig):
@@ -9,5 +10,8 @@ class StreamsConfig(AppConfig):
 
     def ready(self) -> None:
         from .revocation import connect_receivers
+        from .text import SlugConverter
 
         connect_receivers()
+        # Before any URLconf or socket route is read, so both apps' routes can use it.
+        register_converter(SlugConverter, "uslug")

@@ -8,7 +8,6 @@ presence itself does, and every process counts the same rows.
 """
 
 from collections.abc import Mapping
-from ipaddress import ip_address, ip_network
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -17,44 +16,9 @@ from django.utils import timezone
 
 from .models import Presence
 from .presence import fresh_after
+from .proxies import scope_address
 
 CLOSE_TOO_MANY_SOCKETS = 4429
-
-
-def client_address(*, peer: str, forwarded_for: str | None) -> str:
-    """The client's address: the peer's, unless the peer is a trusted proxy that says otherwise.
-
-    The proxy in front (deploy/nginx) sets X-Forwarded-For to the address it
-    saw, replacing whatever the client sent, so the last entry is the one it
-    vouches for. From anyone not in TRUSTED_PROXIES the header is ignored.
-    """
-    if forwarded_for and _trusted(peer):
-        claimed = forwarded_for.split(",")[-1].strip()
-        if _address(claimed):
-            return claimed
-    return peer
-
-
-def _address(text: str) -> bool:
-    try:
-        ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _trusted(peer: str) -> bool:
-    if not _address(peer):
-        return False
-    networks = [ip_network(entry, strict=False) for entry in settings.TRUSTED_PROXIES]
-    return any(ip_address(peer) in network for network in networks)
-
-
-def scope_address(scope: Mapping[str, Any]) -> str:
-    """The address a socket's client connects from (see client_address)."""
-    client = scope.get("client") or ("", 0)
-    forwarded = dict(scope.get("headers", [])).get(b"x-forwarded-for", b"")
-    return client_address(peer=str(client[0]), forwarded_for=forwarded.decode("latin-1"))
 
 
 async def socket_admit_scope(scope: Mapping[str, Any], *, stream: str, socket_id: str) -> bool:

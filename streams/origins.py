@@ -1,12 +1,18 @@
 """The WebSocket origin check, completed: the Origin must be this very site.
 
 Channels' AllowedHostsOriginValidator compares the Origin's host name with
-ALLOWED_HOSTS and ignores its port: a page of another service on the same host
-name (`http://example.org:8080`, or any local port on a developer's machine)
-passes it, and its sockets would carry the user's session cookie. Inside that
-validator, this one also requires the Origin's host *and port* to be the ones
-the handshake was sent to (its Host header), unless the Origin is listed in
-CSRF_TRUSTED_ORIGINS. A refused handshake gets HTTP 403, as from channels.
+ALLOWED_HOSTS and ignores its scheme and port: a page of another service on the
+same host name (`http://example.org:8080`, or any local port on a developer's
+machine), or the site's own name over plain HTTP, where anyone on the path can
+write the page, passes it, and its sockets would carry the user's session
+cookie. Inside that validator, this one also requires the Origin's scheme, host
+*and port* to be the ones the handshake was sent to, unless the Origin is listed
+in CSRF_TRUSTED_ORIGINS. A refused handshake gets HTTP 403, as from channels.
+
+The host and port are the Host header's. The scheme is the handshake's own
+(`wss` is https), or, when TLS ended at a proxy in TRUSTED_PROXIES, what that
+proxy says in SECURE_PROXY_SSL_HEADER: the same judgement Django makes of an
+HTTP request behind website.middleware.TrustedProxyMiddleware.
 """
 
 from typing import Any
@@ -14,6 +20,8 @@ from urllib.parse import urlsplit
 
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
+
+from streams.proxies import trusted_proxy
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
@@ -33,8 +41,21 @@ def _host_port(netloc: str, scheme: str) -> tuple[str, int] | None:
         return None
 
 
-def same_origin(origin: str | None, host: str | None) -> bool:
-    """Is `origin` (an Origin header) the site at `host` (the Host header)?"""
+def site_scheme(scope: dict[str, Any]) -> str:
+    """`https` or `http`: how the browser reached the site for this handshake."""
+    secure = scope.get("scheme") == "wss"
+    client = scope.get("client") or ("", 0)
+    if settings.SECURE_PROXY_SSL_HEADER and trusted_proxy(client[0]):
+        meta_name, secure_value = settings.SECURE_PROXY_SSL_HEADER
+        name = meta_name.removeprefix("HTTP_").replace("_", "-").lower().encode("latin-1")
+        forwarded = _header(scope, name)
+        if forwarded is not None:
+            secure = forwarded.split(",", 1)[0].strip() == secure_value
+    return "https" if secure else "http"
+
+
+def same_origin(origin: str | None, host: str | None, scheme: str) -> bool:
+    """Is `origin` (an Origin header) the site at `host` (the Host header) over `scheme`?"""
     if not origin or not host:
         return False
     if origin in settings.CSRF_TRUSTED_ORIGINS:
@@ -43,10 +64,10 @@ def same_origin(origin: str | None, host: str | None) -> bool:
         parts = urlsplit(origin)
     except ValueError:
         return False
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts.scheme != scheme or not parts.netloc:
         return False
-    origin_site = _host_port(parts.netloc, parts.scheme)
-    return origin_site is not None and origin_site == _host_port(host, parts.scheme)
+    origin_site = _host_port(parts.netloc, scheme)
+    return origin_site is not None and origin_site == _host_port(host, scheme)
 
 
 class SameOriginValidator:
@@ -57,7 +78,7 @@ class SameOriginValidator:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "websocket" and not same_origin(
-            _header(scope, b"origin"), _header(scope, b"host")
+            _header(scope, b"origin"), _header(scope, b"host"), site_scheme(scope)
         ):
             return await WebsocketDenier()(scope, receive, send)
         return await self.application(scope, receive, send)

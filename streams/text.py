@@ -35,15 +35,18 @@ def slug_create(
     field: str,
     taken: str = "This address is taken.",
     reserved: frozenset[str] = frozenset(),
+    allow_unicode: bool = False,
     **values: Any,
 ) -> Any:
     """Create a `model` row whose unique `slug` is made from `source`.
 
-    A slug with no letter or digit is a ValidationError on `field`; so is a
-    reserved one or one already taken (with the message `taken`), including
-    when a concurrent create takes it first.
+    With `allow_unicode`, the slug keeps the letters of every script (a
+    Cyrillic or Chinese name keeps its own letters in the address); without,
+    only ASCII ones. A slug with no letter or digit is a ValidationError on
+    `field`; so is a reserved one or one already taken (with the message
+    `taken`), including when a concurrent create takes it first.
     """
-    slug = slugify(source)[:SLUG_LENGTH].strip("-")
+    slug = slugify(source, allow_unicode=allow_unicode)[:SLUG_LENGTH].strip("-")
     if not slug:
         raise ValidationError({field: "Use at least one letter or digit."})
     if slug in reserved or model._default_manager.filter(slug=slug).exists():
@@ -53,3 +56,15 @@ def slug_create(
             return model._default_manager.create(slug=slug, **values)
     except IntegrityError:
         raise ValidationError({field: taken}) from None
+
+
+class SlugConverter:
+    """The `uslug` path converter: a slug in letters of any script (Django's `slug` is ASCII)."""
+
+    regex = r"[-\w]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value

@@ -22,15 +22,17 @@ def cookie(user, login_cookie):
     return login_cookie(user)
 
 
-async def handshake(path: str, headers: list[tuple[bytes, bytes]]) -> bool:
+async def handshake(path: str, headers: list[tuple[bytes, bytes]], **scope) -> bool:
     communicator = WebsocketCommunicator(application, path, headers=headers)
+    # What a server adds to the scope: the peer's address, the handshake's scheme.
+    communicator.scope.update(scope)
     connected, _ = await communicator.connect()
     await communicator.disconnect()
     return connected
 
 
 @pytest.mark.parametrize(
-    "origin", ["http://127.0.0.1", "http://localhost:8000", "https://testserver"]
+    "origin", ["http://127.0.0.1", "http://localhost:8000", "http://testserver"]
 )
 async def test_a_signed_in_handshake_from_an_allowed_origin_is_accepted(room, cookie, origin):
     headers = websocket_headers(origin=origin, cookie=cookie)
@@ -66,6 +68,59 @@ async def test_an_allowed_host_on_another_port_is_refused(room, cookie, origin, 
         headers = [header for header in headers if header[0] != b"host"]
 
     assert not await handshake(f"/ws/chat/{room.slug}/", headers)
+
+
+@pytest.fixture
+def behind_nginx(settings):
+    """The production settings' view of the proxy in front, which ends TLS."""
+    settings.TRUSTED_PROXIES = ["172.28.0.10"]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    return {"client": ["172.28.0.10", 40000], "scheme": "ws"}
+
+
+def forwarded(headers, proto: str):
+    return [*headers, (b"x-forwarded-proto", proto.encode()), (b"x-forwarded-for", b"1.2.3.4")]
+
+
+async def test_over_https_through_the_proxy_only_the_https_origin_is_the_site(
+    room, cookie, behind_nginx
+):
+    path = f"/ws/chat/{room.slug}/"
+    https = websocket_headers(origin="https://testserver", cookie=cookie)
+    http = websocket_headers(origin="http://testserver", cookie=cookie)
+
+    assert await handshake(path, forwarded(https, "https"), **behind_nginx)
+    assert not await handshake(path, forwarded(http, "https"), **behind_nginx)
+
+
+async def test_over_plain_http_through_the_proxy_the_https_origin_is_refused(
+    room, cookie, behind_nginx
+):
+    headers = websocket_headers(origin="https://testserver", cookie=cookie)
+
+    assert not await handshake(f"/ws/chat/{room.slug}/", forwarded(headers, "http"), **behind_nginx)
+
+
+async def test_a_forwarded_scheme_from_anyone_but_the_proxy_is_not_believed(
+    room, cookie, behind_nginx
+):
+    path = f"/ws/chat/{room.slug}/"
+    stranger = {**behind_nginx, "client": ["203.0.113.9", 40000]}
+    https = websocket_headers(origin="https://testserver", cookie=cookie)
+    http = websocket_headers(origin="http://testserver", cookie=cookie)
+
+    assert not await handshake(path, forwarded(https, "https"), **stranger)
+    assert await handshake(path, forwarded(http, "https"), **stranger)
+
+
+async def test_a_handshake_made_over_tls_is_the_https_site(room, cookie):
+    path = f"/ws/chat/{room.slug}/"
+    https = websocket_headers(origin="https://testserver", cookie=cookie)
+    http = websocket_headers(origin="http://testserver", cookie=cookie)
+
+    assert await handshake(path, https, scheme="wss")
+    assert not await handshake(path, http, scheme="wss")
+    assert not await handshake(path, https, scheme="ws")
 
 
 async def test_a_trusted_origin_may_open_sockets_to_the_site(room, cookie, settings):

@@ -19,7 +19,7 @@ from django.core.cache import cache
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from streams.limits import client_address
+from streams.proxies import client_address
 
 
 def request_address(request: HttpRequest) -> str:

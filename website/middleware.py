@@ -1,9 +1,9 @@
 """Site-wide middleware: forwarded headers only from the proxy, and the Content Security Policy."""
 
-from ipaddress import ip_address, ip_network
-
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
+
+from streams.proxies import trusted_proxy
 
 
 class _Middleware:
@@ -44,21 +44,10 @@ class TrustedProxyMiddleware(_Middleware):
     TRUSTED_PROXIES lists the proxies' addresses or networks.
     """
 
-    def __init__(self, get_response) -> None:
-        super().__init__(get_response)
-        self.networks = [ip_network(entry, strict=False) for entry in settings.TRUSTED_PROXIES]
-
     def process(self, request) -> None:
-        if not self.trusted(request.META.get("REMOTE_ADDR", "")):
+        if not trusted_proxy(request.META.get("REMOTE_ADDR", "")):
             for key in [key for key in request.META if key.startswith("HTTP_X_FORWARDED_")]:
                 del request.META[key]
-
-    def trusted(self, address: str) -> bool:
-        try:
-            peer = ip_address(address)
-        except ValueError:
-            return False
-        return any(peer in network for network in self.networks)
 
 
 class ContentSecurityPolicyMiddleware(_Middleware):

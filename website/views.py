@@ -9,8 +9,8 @@ from functools import wraps
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth import get_user_model, login
-from django.contrib.auth.forms import UserCreationForm
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
@@ -20,7 +20,10 @@ from django.views.decorators.http import require_GET
 from chat.selectors import room_list
 from liveblog.selectors import liveblog_list
 from streams.broadcast import channel_layer
+from streams.proxies import address_key
+from streams.ratelimit import rate_limited
 
+from .forms import SignupForm
 from .logins import login_locked_until, request_address
 
 logger = logging.getLogger(__name__)
@@ -54,10 +57,29 @@ def login_guarded(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRe
     return guarded
 
 
+def _signups_limited(request: HttpRequest) -> bool:
+    """Count a sign-up attempt against the client's address; True when it is over the limit.
+
+    Every attempt counts, taken or not: each one tells whether a name is free,
+    so this bounds how fast anyone can list the names that exist.
+    """
+    return rate_limited(
+        f"signup:{address_key(request_address(request))}",
+        limit=settings.SIGNUP_LIMIT,
+        window=settings.SIGNUP_WINDOW,
+    )
+
+
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
-    form: UserCreationForm[Any] = UserCreationForm(request.POST or None)
+    if request.method == "POST" and _signups_limited(request):
+        # The form is not even judged: a refused attempt learns nothing about names.
+        form = SignupForm(initial={"username": request.POST.get("username", "")})
+        refused = "Too many sign-ups from your network. Please try again later."
+        context = {"form": form, "refused": refused}
+        return render(request, "registration/signup.html", context, status=429)
+    form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")

@@ -221,6 +221,12 @@ LOGIN_LOCKOUT = env_int("LOGIN_LOCKOUT", 900)
 # And after this many failures from one address, whatever the usernames, the
 # address is refused for LOGIN_LOCKOUT seconds (guessing many users' passwords).
 LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 50)
+# Sign-up attempts per client address (an IPv6 /64), and rooms created per
+# user, each in its own window (seconds).
+SIGNUP_LIMIT = env_int("SIGNUP_LIMIT", 10)
+SIGNUP_WINDOW = env_int("SIGNUP_WINDOW", 3600)
+ROOM_CREATE_LIMIT = env_int("ROOM_CREATE_LIMIT", 10)
+ROOM_CREATE_WINDOW = env_int("ROOM_CREATE_WINDOW", 3600)
 WEBSOCKET_FLOOD_BURST = env_int("WEBSOCKET_FLOOD_BURST", 60)
 WEBSOCKET_FLOOD_RATE = env_int("WEBSOCKET_FLOOD_RATE", 5)
 

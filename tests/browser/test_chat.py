@@ -5,6 +5,7 @@ Tests wait on page state (`#room[data-state]`, rows in the log), never on a slee
 
 import re
 from collections.abc import Callable, Iterator
+from urllib.parse import quote
 
 import pytest
 from django.templatetags.static import static
@@ -296,3 +297,31 @@ def test_a_refused_edit_stays_on_screen_until_the_next_success_or_a_dismiss(
     expect(error).to_have_text(TOO_LONG)
     page.get_by_role("button", name="Dismiss").click()
     expect(error_box).to_be_hidden()
+
+
+def test_rooms_named_in_cyrillic_and_chinese_are_created_and_chatted_in(
+    enter_room, new_context, daphne_server, ann, bob, password
+):
+    page_a = new_context().new_page()
+    page_a.goto(f"{daphne_server.url}/accounts/login/?next=/chat/")
+    page_a.get_by_label("Username").fill(ann.username)
+    page_a.get_by_label("Password").fill(password)
+    page_a.get_by_role("button", name="Log in").click()
+    for name, slug in (("Ночные совы", "ночные-совы"), ("中文聊天室", "中文聊天室")):
+        page_a.goto(f"{daphne_server.url}/chat/")
+        page_a.get_by_label("Name").fill(name)
+        page_a.get_by_role("button", name="Create room").click()
+        wait_live(page_a)
+        expect(page_a.get_by_role("heading", level=1)).to_have_text(name)
+        assert page_a.url == f"{daphne_server.url}/chat/{quote(slug)}/"
+        page_b = enter_room(daphne_server.url, bob, slug)
+
+        say(page_a, f"Привет, 你好 from {slug}")
+        say(page_b, "здравствуй")
+
+        for page in (page_a, page_b):
+            expect(page.locator(ROWS)).to_have_count(2)
+            assert conversation(page) == [
+                ("ann", f"Привет, 你好 from {slug}"),
+                ("bob", "здравствуй"),
+            ]

@@ -4,6 +4,7 @@ Marked `stack`: these run on the embedded default and again on PostgreSQL + Redi
 """
 
 import json
+from urllib.parse import quote
 
 import pytest
 
@@ -404,3 +405,19 @@ async def test_edits_and_deletes_share_a_per_user_limit(connect, make_user, make
     await db(other.refresh_from_db)()
     assert other.body == "second"
     await a.close()
+
+
+@pytest.mark.parametrize("name", ["Привет мир", "中文聊天室"])
+async def test_people_chat_in_a_room_named_in_cyrillic_or_chinese(connect, make_user, name):
+    room = await db(services.room_create)(name=name, created_by=None)
+    ann, bob = await db(make_user)(), await db(make_user)()
+    # As a browser sends it: the path's letters percent-encoded.
+    path = quote(room.slug)
+    a, b = await connect(ann, path), await connect(bob, path)
+
+    await a.send({"type": "chat.send", "body": "здравствуйте 你好", "client_id": "c1"})
+
+    for client in (a, b):
+        (frame,) = await client.events(1)
+        assert frame["message"]["body"] == "здравствуйте 你好"
+        await client.close()

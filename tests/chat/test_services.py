@@ -21,6 +21,51 @@ def test_room_create_makes_a_slug_and_refuses_duplicates(make_user):
         services.room_create(name="!!!", created_by=None)
 
 
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("Привет мир", "привет-мир"),
+        ("中文聊天室", "中文聊天室"),
+        ("Python 入門 のへや", "python-入門-のへや"),
+        ("Ｌｏｂｂｙ  ２", "lobby-2"),
+    ],
+)
+def test_a_room_named_in_any_one_script_gets_a_slug_in_that_script(name, slug):
+    room = services.room_create(name=name, created_by=None)
+
+    assert room.slug == slug
+    assert Room.objects.get(slug=slug) == room
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("P\u0430ypal", "mixed_scripts"),  # Cyrillic а among Latin letters
+        ("Москва London", "mixed_scripts"),
+        ("Ελληνικά and Русский", "mixed_scripts"),
+        ("Lobby\u202egnp.exe", "invisible"),  # right-to-left override
+        ("Lo\u200bbby", "invisible"),  # zero-width space
+        ("Lobby\u2066x\u2069", "invisible"),  # a bidi isolate
+        ("Lobby\u3164", "invisible"),  # a Hangul filler, drawn as nothing
+        ("Lob\tby", "invisible"),
+    ],
+)
+def test_a_room_name_that_mixes_scripts_or_hides_characters_is_refused(name, code):
+    with pytest.raises(ValidationError) as refused:
+        services.room_create(name=name, created_by=None)
+
+    assert refused.value.error_dict["name"][0].code == code
+    assert not Room.objects.exists()
+
+
+def test_a_room_name_too_long_once_normalised_is_refused():
+    # Each of these ligatures is one character, and eighteen once normalised.
+    with pytest.raises(ValidationError) as refused:
+        services.room_create(name="\ufdfa" * 5, created_by=None)
+
+    assert refused.value.error_dict["name"][0].code == "too_long"
+
+
 def test_messages_get_gap_free_seqs_and_logged_frames(make_room, make_user):
     room, ann = make_room(), make_user()
     for n in range(3):

@@ -92,3 +92,58 @@ def test_history_pages_back_by_message_id(client, user, make_room):
     assert page["more"] is False
     assert client.get(f"/chat/{room.slug}/history?before=x").status_code == 400
     assert client.get("/chat/nowhere/history?before=1").status_code == 404
+
+
+def test_a_room_named_in_cyrillic_is_created_and_served_at_its_own_address(client, user):
+    client.force_login(user)
+
+    response = client.post("/chat/", {"name": "Ночные совы"})
+
+    address = "/chat/%D0%BD%D0%BE%D1%87%D0%BD%D1%8B%D0%B5-%D1%81%D0%BE%D0%B2%D1%8B/"
+    assert response.status_code == 302 and response["Location"] == address
+    page = client.get(address)
+    assert page.status_code == 200
+    assert f'data-socket="/ws{address}"'.encode() in page.content
+    assert f'data-history="{address}history"'.encode() in page.content
+    assert client.get(f"{address}history?before=1").json() == {"messages": [], "more": False}
+
+
+def test_a_room_name_that_mixes_scripts_is_explained(client, user):
+    client.force_login(user)
+
+    response = client.post("/chat/", {"name": "P\u0430ypal"})
+
+    assert response.status_code == 200
+    assert "mixes letters of different scripts" in response.context["form"].errors["name"][0]
+    assert not Room.objects.exists()
+
+
+def test_room_creation_is_limited_per_user(client, make_user, settings):
+    settings.ROOM_CREATE_LIMIT = 2
+    ann, bob = make_user(), make_user()
+    client.force_login(ann)
+    for name in ("One", "Two"):
+        assert client.post("/chat/", {"name": name}).status_code == 302
+
+    refused = client.post("/chat/", {"name": "Three"})
+
+    assert refused.status_code == 429
+    assert "created many rooms" in refused.context["form"].non_field_errors()[0]
+    client.force_login(bob)
+    assert client.post("/chat/", {"name": "Three"}).status_code == 302
+    assert sorted(Room.objects.values_list("name", flat=True)) == ["One", "Three", "Two"]
+
+
+def test_the_admin_judges_a_room_name_as_the_site_does(make_user):
+    from django.test import Client
+
+    admin = Client()
+    admin.force_login(make_user(is_staff=True, is_superuser=True))
+    add = {"description": "", "created_by": ""}
+
+    refused = admin.post("/admin/chat/room/add/", {**add, "name": "Lobby\u202e", "slug": "lobby"})
+    accepted = admin.post("/admin/chat/room/add/", {**add, "name": "Кафе", "slug": "кафе"})
+
+    assert "invisible or direction-changing" in str(refused.context["adminform"].form.errors)
+    assert accepted.status_code == 302
+    assert list(Room.objects.values_list("slug", flat=True)) == ["кафе"]

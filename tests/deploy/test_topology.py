@@ -3,8 +3,8 @@
 Two daphne replicas behind nginx, gunicorn for plain HTTP, the worker, on
 PostgreSQL and Redis: static files load, people on different replicas chat and
 share presence, an editor's update (served by gunicorn) reaches a reader on a
-replica, a foreign Origin is refused, and a replica stopped mid-conversation
-costs its clients nothing.
+replica, a foreign Origin (or the site's own over plain HTTP) is refused, and
+a replica stopped mid-conversation costs its clients nothing.
 """
 
 import json
@@ -158,6 +158,9 @@ def test_a_foreign_origin_is_refused(topology):
     assert handshake(topology.url) == "stream.ready"
     assert handshake("https://evil.example") == 403
     assert handshake(topology.url.replace("127.0.0.1", "localhost")) == 403
+    # The site's own name and port, but over plain HTTP: a page anyone on the
+    # path could have written.
+    assert handshake(topology.url.replace("https://", "http://")) == 403
 
 
 def test_a_replica_stopped_mid_conversation_costs_its_clients_nothing(topology, open_page):

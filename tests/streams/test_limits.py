@@ -12,7 +12,8 @@ from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
 from project.asgi import application
-from streams.limits import CLOSE_TOO_MANY_SOCKETS, client_address
+from streams.limits import CLOSE_TOO_MANY_SOCKETS
+from streams.proxies import client_address
 from streams.models import Presence
 from tests.support.harness import websocket_headers
 from tests.support.orm import db
