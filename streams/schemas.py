@@ -41,7 +41,9 @@ ErrorCode = Literal[
 
 # When each code is sent: docs/protocol.md's table of errors.
 ERROR_CODES: dict[ErrorCode, str] = {
-    "invalid_json": "The text is not JSON.",
+    "invalid_json": (
+        "The text is not JSON, or holds a number of over 4300 digits (more than Python reads)."
+    ),
     "invalid_frame": (
         "Not an object; no string `type`; a missing field, a field of the wrong type, an unknown"
         " field, a blank body; a binary frame; nesting deeper than any frame has; text with a NUL"
@@ -230,7 +232,11 @@ class Error(Frame):
     code: ErrorCode = Field(description="What was wrong (see the table of errors).")
     detail: str = Field(description="The same, for people.")
     client_id: str | SkipJsonSchema[None] = Field(
-        default=None, description="The refused frame's `client_id`, when it had a string one."
+        default=None,
+        description=(
+            "The refused frame's `client_id`, whatever the error, when it had a string one"
+            " (without a NUL or a lone surrogate)."
+        ),
     )
 
     @model_serializer(mode="wrap")

@@ -4,8 +4,8 @@ Each refused frame gets its documented answer (docs/protocol.md, "Errors and
 limits"): an error frame with its code, and the frame's `client_id` when it
 had a string one, on a socket that stays up; or a close code. Nothing is
 stored either way: the room's head, its events and its messages are what they
-were. Frames only a real server produces (invalid UTF-8) are in
-tests/deploy/test_abuse_on_daphne.py.
+were. Frames only a real server produces (invalid UTF-8, frames over daphne's
+size limit) go to the suite's daphne over a real socket, at the end.
 
 Marked `stack`: these run on the embedded default and again on PostgreSQL + Redis.
 """
@@ -14,9 +14,12 @@ import json
 from dataclasses import dataclass
 
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from chat import services
 from chat.models import Message, Room, RoomEvent
+from chat.protocol import SERVER
 from tests.support.orm import db
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
@@ -440,3 +443,73 @@ async def test_a_refused_send_does_not_count_against_the_send_limit(connect, sce
         await a.send({"type": "chat.send", "body": f"ok {n}", "client_id": f"ok{n}"})
     assert [frame["message"]["body"] for frame in await a.events(2)] == ["ok 0", "ok 1"]
     await a.close()
+
+
+# On a real daphne --------------------------------------------------------------------------------
+
+
+def _closed_code(socket) -> int:
+    """Read until the server closes: its close code, or 1006 if it dropped the connection."""
+    try:
+        while True:
+            socket.recv(timeout=10)
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd is not None else 1006
+
+
+def _answer(socket) -> dict:
+    """The next frame that is not presence."""
+    while (frame := json.loads(socket.recv(timeout=10)))["type"] == "presence":
+        pass
+    SERVER.check(frame)
+    return frame
+
+
+# (what is sent, as websockets' send() takes it; the answer: an error code, or a close code).
+# daphne's WebSocket library fails a connection on invalid UTF-8 and on an oversize
+# frame by dropping it, before the application sees the frame: the client sees 1006.
+ON_DAPHNE = [
+    pytest.param((b"\xff\xfe", True), 1006, id="invalid UTF-8 in a text frame"),
+    pytest.param(('{"type": "chat.send", "body": "\xed\xa0\x80"}'.encode("latin-1"), True), 1006,
+                 id="an encoded surrogate in a text frame"),
+    pytest.param((b'{"type": "chat.send", "body": "caf\xc3', True), 1006,
+                 id="a text frame cut inside a character"),
+    pytest.param((send().encode(), False), "invalid_frame", id="a send as a binary frame"),
+    pytest.param((b"\x00\x01\x02", False), "invalid_frame", id="bytes as a binary frame"),
+    pytest.param((send(body="x" * 70_000), True), 1006, id="a text frame over 64 KiB"),
+    pytest.param((b"x" * 70_000, False), 1006, id="a binary frame over 64 KiB"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("sent", "answer"), ON_DAPHNE)
+def test_frames_only_a_real_server_sees_get_their_answer_and_nothing_is_stored(
+    daphne_server, make_room, make_user, login_cookie, sent, answer
+):
+    room, ann, bob = make_room(), make_user(username="ann"), make_user(username="bob")
+    url = f"{daphne_server.ws_url}/ws/chat/{room.slug}/"
+
+    def open_as(user):
+        headers = {"Cookie": login_cookie(user)}
+        return connect(
+            url, origin=daphne_server.origin, additional_headers=headers, open_timeout=10
+        )
+
+    def wait_for_presence(users: list[str]) -> None:
+        while json.loads(watcher.recv(timeout=10)).get("users") != users:
+            pass
+
+    with open_as(bob) as watcher, open_as(ann) as socket:
+        assert _answer(socket)["type"] == "stream.ready"
+        wait_for_presence(["ann", "bob"])
+        data, text = sent
+        socket.send(data, text=text)
+        if isinstance(answer, int):
+            assert _closed_code(socket) == answer
+            # The application saw the socket go: ann is no longer here.
+            wait_for_presence(["bob"])
+        else:
+            assert _answer(socket)["code"] == answer
+            socket.send('{"type": "ping"}')
+            assert _answer(socket)["type"] == "pong"
+    assert not Message.objects.filter(room=room).exists()
+    assert Room.objects.get(pk=room.pk).last_seq == 0

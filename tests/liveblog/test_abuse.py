@@ -11,6 +11,8 @@ Marked `stack`: these run on the embedded default and again on PostgreSQL + Redi
 import json
 
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from liveblog import services
 from liveblog.models import Liveblog, LiveblogEvent, Post
@@ -190,3 +192,47 @@ async def test_a_socket_that_floods_is_closed_with_4029_and_the_others_stay_up(
     assert await db(state)(story) == before
     assert (await calm.ping())["seq"] == calm.ready_seq
     await calm.close()
+
+
+# On a real daphne --------------------------------------------------------------------------------
+
+
+def _closed_code(socket) -> int:
+    """Read until the server closes: its close code, or 1006 if it dropped the connection."""
+    try:
+        while True:
+            socket.recv(timeout=10)
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd is not None else 1006
+
+
+# daphne's WebSocket library drops a connection that sends invalid UTF-8 or an
+# oversize frame before the application sees it: the client sees 1006.
+ON_DAPHNE = [
+    pytest.param((b"\xc0\xaf", True), 1006, id="invalid UTF-8 in a text frame"),
+    pytest.param((b'{"type": "ping"}', False), "invalid_frame", id="a ping as a binary frame"),
+    pytest.param(("x" * 70_000, True), 1006, id="a text frame over 64 KiB"),
+]
+
+
+@pytest.mark.parametrize(("sent", "answer"), ON_DAPHNE)
+def test_frames_only_a_real_server_sees_get_their_answer_and_nothing_is_stored(
+    daphne_server, story, sent, answer
+):
+    before = state(story)
+    url = f"{daphne_server.ws_url}/ws/liveblog/{story.slug}/"
+    with connect(url, origin=daphne_server.origin, open_timeout=10) as socket:
+        assert json.loads(socket.recv(timeout=10))["type"] == "stream.ready"
+        data, text = sent
+        socket.send(data, text=text)
+        if isinstance(answer, int):
+            assert _closed_code(socket) == answer
+        else:
+            while (frame := json.loads(socket.recv(timeout=10)))["type"] == "presence":
+                pass
+            assert frame["type"] == "error" and frame["code"] == answer
+            socket.send('{"type": "ping"}')
+            while (frame := json.loads(socket.recv(timeout=10)))["type"] == "presence":
+                pass
+            assert frame["type"] == "pong"
+    assert state(story) == before
