@@ -437,3 +437,43 @@ def test_a_send_refused_for_good_is_shown_failed_and_never_sent_again(
     expect(failed).to_have_count(0)
     assert conversation(page) == [("ann", "After the reconnect")]
     assert len(frames.sends(text)) == 2
+
+
+def test_a_send_the_server_keeps_failing_on_is_offered_for_retry_after_five_tries(
+    enter_room, daphne_server, ann
+):
+    room = room_create(name="Long outage", created_by=ann)
+    signed_in = enter_room(daphne_server.url, ann, room.slug)
+    # Fake timers from the first script on: the test moves the page's clock itself.
+    signed_in.context.clock.install()
+    page, frames = watched_room(signed_in.context, daphne_server.url, room.slug)
+    signed_in.close()
+    failed = page.locator("#messages li.message.failed")
+
+    def errors() -> list[dict]:
+        return [f for f in frames.received if f["type"] == "error"]
+
+    run_sql(REFUSE_MESSAGES)
+    try:
+        say(page, "Not today")
+        for tries in range(1, 5):
+            expect(page.locator(PENDING).locator(".message-time")).to_have_text(
+                "not sent yet, retrying…"
+            )
+            while len(errors()) < tries:
+                page.evaluate("0")  # lets Playwright deliver the socket's frames
+            page.clock.run_for(2000)
+        expect(failed).to_have_count(1)
+        expect(failed.locator(".message-time")).to_have_text(re.compile("^not sent: "))
+        page.clock.run_for(10_000)  # no retry is due any more
+        page.evaluate("0")
+        assert len(frames.sends("Not today")) == 5
+    finally:
+        run_sql(ACCEPT_MESSAGES)
+
+    failed.get_by_role("button", name="Retry").click()
+    expect(page.locator(ROWS)).to_have_count(1)
+    expect(failed).to_have_count(0)
+    sends = frames.sends("Not today")
+    assert len(sends) == 6 and len({send["client_id"] for send in sends}) == 1
+    assert Message.objects.get(room=room).client_id == sends[0]["client_id"]
