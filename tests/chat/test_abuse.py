@@ -432,6 +432,26 @@ async def test_a_per_user_limit_counts_every_socket_of_the_user_and_nobody_elses
         await client.close()
 
 
+async def test_typing_from_every_socket_of_a_user_is_told_once(connect, scene, monkeypatch):
+    # One throttle window for the whole test, however slow the machine.
+    monkeypatch.setattr(services, "TYPING_EVERY", 3600)
+    b = await connect(scene.bob, scene.room)
+    tabs = [await connect(scene.ann, scene.room) for _ in range(3)]
+    for _ in range(5):
+        for tab in tabs:
+            await tab.send({"type": "chat.typing"})
+    for tab in tabs:
+        await tab.ping()  # every typing frame was handled
+    # Sent after all of them, ann's message is broadcast after whatever they were.
+    await tabs[0].send({"type": "chat.send", "body": "done", "client_id": "done"})
+    told = []
+    while (frame := await b.receive_type("chat.typing", "chat.message"))["type"] != "chat.message":
+        told.append(frame["user"])
+    assert told == ["ann"]
+    for client in (b, *tabs):
+        await client.close()
+
+
 async def test_a_refused_send_does_not_count_against_the_send_limit(connect, scene, settings):
     settings.CHAT_SEND_LIMIT = 2
     settings.CHAT_SEND_WINDOW = 3600
