@@ -95,8 +95,10 @@ def message_send(*, room: Room, author, body: str, client_id: str) -> tuple[Mess
     """message_create behind the per-user rate limit: what people do from a socket.
 
     CHAT_SEND_LIMIT messages in a burst, then CHAT_SEND_LIMIT every
-    CHAT_SEND_WINDOW seconds, per user across tabs and processes.
+    CHAT_SEND_WINDOW seconds, per user across tabs and processes. A send
+    refused for its text is not counted, as an edit is not.
     """
+    _clean_body(body)
     limit, window = settings.CHAT_SEND_LIMIT, settings.CHAT_SEND_WINDOW
     rate_limit(f"chat.send:{author.pk}", limit=limit, window=window)
     return message_create(room=room, author=author, body=body, client_id=client_id)

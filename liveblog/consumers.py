@@ -10,7 +10,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 
 from streams.consumers import StreamConsumer
-from streams.schemas import ProtocolError
+from streams.schemas import ProtocolError, client_id_of
 
 from .models import EDITORS, READERS
 from .protocol import CLIENT
@@ -44,8 +44,8 @@ class LiveblogConsumer(StreamConsumer):
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and not CLIENT.speaks(content.get("type")):
-            await self.send_error(
-                ProtocolError("not_allowed", "This socket only listens; editors write over HTTP.")
-            )
+            detail = "This socket only listens; editors write over HTTP."
+            error = ProtocolError("not_allowed", detail, client_id=client_id_of(content))
+            await self.send_error(error)
             return
         await super().receive_json(content, **kwargs)

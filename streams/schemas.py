@@ -41,7 +41,9 @@ ErrorCode = Literal[
 
 # When each code is sent: docs/protocol.md's table of errors.
 ERROR_CODES: dict[ErrorCode, str] = {
-    "invalid_json": "The text is not JSON.",
+    "invalid_json": (
+        "The text is not JSON, or holds a number of over 4300 digits (more than Python reads)."
+    ),
     "invalid_frame": (
         "Not an object; no string `type`; a missing field, a field of the wrong type, an unknown"
         " field, a blank body; a binary frame; nesting deeper than any frame has; text with a NUL"
@@ -71,9 +73,15 @@ TOO_DEEP = "The frame is nested too deeply."
 
 
 def client_id_of(frame: Any) -> str | None:
-    """The frame's `client_id`, if it has a string one: every error about the frame carries it."""
+    """The frame's `client_id`, if it has a string one: every error about the frame carries it.
+
+    Not one with a NUL or a lone surrogate: the error would carry what the
+    protocol refuses, and a client could not match it to anything it sent.
+    """
     client_id = frame.get("client_id") if isinstance(frame, dict) else None
-    return client_id if isinstance(client_id, str) else None
+    if not isinstance(client_id, str) or text_problem(client_id) is not None:
+        return None
+    return client_id
 
 
 def text_problem(value: Any) -> str | None:
@@ -224,7 +232,11 @@ class Error(Frame):
     code: ErrorCode = Field(description="What was wrong (see the table of errors).")
     detail: str = Field(description="The same, for people.")
     client_id: str | SkipJsonSchema[None] = Field(
-        default=None, description="The refused frame's `client_id`, when it had a string one."
+        default=None,
+        description=(
+            "The refused frame's `client_id`, whatever the error, when it had a string one"
+            " (without a NUL or a lone surrogate)."
+        ),
     )
 
     @model_serializer(mode="wrap")
@@ -261,14 +273,17 @@ class Protocol:
         # say the same things in pydantic's.
         if not isinstance(frame, dict):
             raise ProtocolError("invalid_frame", "A frame must be a JSON object.")
+        client_id = client_id_of(frame)
         frame_type = frame.get("type")
         if not isinstance(frame_type, str):
-            raise ProtocolError("invalid_frame", "A frame needs a string 'type'.")
+            detail = "A frame needs a string 'type'."
+            raise ProtocolError("invalid_frame", detail, client_id=client_id)
         if frame_type not in self.frames:
-            raise ProtocolError("unknown_type", f"Unknown frame type {frame_type[:40]!r}.")
+            detail = f"Unknown frame type {frame_type[:40]!r}."
+            raise ProtocolError("unknown_type", detail, client_id=client_id)
         problem = text_problem(frame)
         if problem is not None:
-            raise ProtocolError("invalid_frame", problem, client_id=client_id_of(frame))
+            raise ProtocolError("invalid_frame", problem, client_id=client_id)
         try:
             return self.adapter.validate_python(frame)
         except ValidationError as error:
@@ -276,7 +291,7 @@ class Protocol:
                 self.frames[frame_type],
                 # The union puts the frame's type first in each location.
                 [detail | {"loc": detail["loc"][1:]} for detail in error.errors()],
-                client_id=client_id_of(frame),
+                client_id=client_id,
             ) from None
 
     def check(self, frame: Any) -> None:

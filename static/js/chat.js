@@ -6,7 +6,10 @@ import { StreamSocket } from "./stream.js";
 const GROUP_WITHIN_MS = 5 * 60 * 1000;
 const TYPING_SEND_EVERY_MS = 3000;
 const TYPING_SHOWN_MS = 6000;
-const RATE_LIMIT_RETRY_MS = 2000;
+const RETRY_EVERY_MS = 2000;
+// A send the server failed on this many times in a row is shown as failed, with a
+// Retry button, rather than tried every RETRY_EVERY_MS for as long as the page is open.
+const SERVER_ERROR_TRIES = 5;
 
 const root = document.getElementById("room");
 const me = root.dataset.user;
@@ -22,7 +25,7 @@ const presenceList = document.getElementById("presence");
 const stateLine = document.getElementById("connection-state");
 
 const rows = new Map(); // message id -> <li>
-const unsent = new Map(); // client_id -> { body, row }
+const unsent = new Map(); // client_id -> { body, row, failures }
 const typers = new Map(); // username -> time the indicator expires
 const asked = new Set(); // ids this page asked to edit or delete since the last error
 let hasOlder = false;
@@ -114,6 +117,41 @@ function showUnsent(cid, body) {
   return row;
 }
 
+function setSendStatus(row, text) {
+  row.querySelector(".message-time").textContent = text;
+}
+
+// A send the server will not take: shown as not sent, with the reason, until the
+// person dismisses it or takes its text back into the composer to change it.
+// It is out of `unsent`, so no retry and no reconnect sends it again.
+function showFailed(cid, pending, detail, retryable) {
+  unsent.delete(cid);
+  const row = pending.row;
+  row.classList.replace("pending", "failed");
+  setSendStatus(row, `not sent: ${detail}`);
+  const actions = element("span", "message-actions");
+  if (retryable) {
+    actions.append(
+      button("Retry", () => {
+        actions.remove();
+        row.classList.replace("failed", "pending");
+        setSendStatus(row, "sending…");
+        unsent.set(cid, { ...pending, failures: 0 });
+        socket.send(sendFrame(cid));
+      }),
+    );
+  }
+  actions.append(
+    button("Edit", () => {
+      row.remove();
+      input.value = pending.body;
+      input.focus();
+    }),
+    button("Dismiss", () => row.remove()),
+  );
+  row.querySelector(".message-meta").append(actions);
+}
+
 function renderPresence(users) {
   presenceList.replaceChildren(
     ...users.map((name) => element("li", "", name === me ? `${name} (you)` : name)),
@@ -181,17 +219,26 @@ function onFrame(frame) {
 }
 
 function onError(frame) {
-  const pending = frame.client_id && unsent.get(frame.client_id);
-  // Both mean "not saved; the same client_id may be sent again". Every other
-  // refusal of a send is for good: the message is shown as not sent.
-  if (pending && (frame.code === "rate_limited" || frame.code === "server_error")) {
-    window.setTimeout(() => socket.send(sendFrame(frame.client_id)), RATE_LIMIT_RETRY_MS);
-  } else if (pending) {
-    unsent.delete(frame.client_id);
-    pending.row.classList.add("failed");
-    pending.row.querySelector(".message-time").textContent = `not sent: ${frame.detail}`;
-  } else {
+  const cid = frame.client_id;
+  const pending = cid && unsent.get(cid);
+  if (!pending) {
     showError(frame.detail);
+    return;
+  }
+  if (frame.code === "server_error") pending.failures += 1;
+  // Both mean "not saved; the same client_id may be sent again". Every other
+  // refusal of a send is for good.
+  const retry =
+    frame.code === "rate_limited" ||
+    (frame.code === "server_error" && pending.failures < SERVER_ERROR_TRIES);
+  if (retry) {
+    setSendStatus(pending.row, "not sent yet, retrying…");
+    window.setTimeout(() => {
+      // Unless it went through meanwhile (a reconnect sends every unsent message).
+      if (unsent.get(cid) === pending) socket.send(sendFrame(cid));
+    }, RETRY_EVERY_MS);
+  } else {
+    showFailed(cid, pending, frame.detail, frame.code === "server_error");
   }
 }
 
@@ -203,11 +250,7 @@ function onState(state) {
     for (const cid of unsent.keys()) socket.send(sendFrame(cid));
   } else if (state === "signed-out" || state === "access-changed") {
     // The socket has stopped for good: nothing still unsent will be.
-    for (const [cid, pending] of unsent) {
-      unsent.delete(cid);
-      pending.row.classList.add("failed");
-      pending.row.querySelector(".message-time").textContent = `not sent: ${state.replace("-", " ")}`;
-    }
+    for (const [cid, pending] of unsent) showFailed(cid, pending, state.replace("-", " "), false);
   }
 }
 
@@ -236,7 +279,7 @@ function submit() {
   const body = input.value.trim();
   if (!body) return;
   const cid = clientId();
-  unsent.set(cid, { body, row: showUnsent(cid, body) });
+  unsent.set(cid, { body, row: showUnsent(cid, body), failures: 0 });
   socket.send(sendFrame(cid));
   input.value = "";
   input.focus();

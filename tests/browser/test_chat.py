@@ -3,11 +3,13 @@
 Tests wait on page state (`#room[data-state]`, rows in the log), never on a sleep.
 """
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 import pytest
+from django.db import connection
 from django.templatetags.static import static
 from playwright.sync_api import BrowserContext, Page, expect
 
@@ -325,3 +327,182 @@ def test_rooms_named_in_cyrillic_and_chinese_are_created_and_chatted_in(
                 ("ann", f"Привет, 你好 from {slug}"),
                 ("bob", "здравствуй"),
             ]
+
+
+# Sends the server fails on, and sends it refuses for good ----------------------------------------
+
+
+class Frames:
+    """What one page's sockets sent and received, each frame parsed, in order."""
+
+    def __init__(self, page: Page) -> None:
+        self.sent: list[dict] = []
+        self.received: list[dict] = []
+        page.on("websocket", self.watch)
+
+    def watch(self, socket) -> None:
+        socket.on("framesent", lambda payload: self.sent.append(json.loads(payload)))
+        socket.on("framereceived", lambda payload: self.received.append(json.loads(payload)))
+
+    def sends(self, body: str) -> list[dict]:
+        return [f for f in self.sent if f["type"] == "chat.send" and f["body"] == body]
+
+
+def watched_room(context: BrowserContext, base_url: str, slug: str) -> tuple[Page, Frames]:
+    """A live tab of a signed-in context whose every frame, from the first, is kept."""
+    page = context.new_page()
+    frames = Frames(page)
+    page.goto(f"{base_url}/chat/{slug}/")
+    return wait_live(page), frames
+
+
+# A real fault: while this trigger exists, the database refuses every new message.
+REFUSE_MESSAGES = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_messages BEFORE INSERT ON chat_message"
+        " BEGIN SELECT RAISE(ABORT, 'the database refuses messages'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_messages() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN RAISE EXCEPTION 'the database refuses messages'; END $$",
+        "CREATE TRIGGER refuse_messages BEFORE INSERT ON chat_message"
+        " FOR EACH ROW EXECUTE FUNCTION refuse_messages()",
+    ],
+}
+ACCEPT_MESSAGES = {
+    "sqlite": ["DROP TRIGGER refuse_messages"],
+    "postgresql": [
+        "DROP TRIGGER refuse_messages ON chat_message",
+        "DROP FUNCTION refuse_messages()",
+    ],
+}
+
+
+def run_sql(statements: dict[str, list[str]]) -> None:
+    with connection.cursor() as cursor:
+        for statement in statements[connection.vendor]:
+            cursor.execute(statement)
+
+
+def test_a_send_the_server_failed_on_is_retried_with_its_client_id_and_shown_once(
+    enter_room, daphne_server, ann
+):
+    room = room_create(name="Brief outage", created_by=ann)
+    signed_in = enter_room(daphne_server.url, ann, room.slug)
+    page, frames = watched_room(signed_in.context, daphne_server.url, room.slug)
+    signed_in.close()
+    pending = page.locator(PENDING)
+
+    run_sql(REFUSE_MESSAGES)
+    try:
+        say(page, "Through in the end")
+        expect(pending.locator(".message-time")).to_have_text("not sent yet, retrying…")
+    finally:
+        run_sql(ACCEPT_MESSAGES)
+    expect(page.locator(ROWS)).to_have_count(1)
+    expect(pending).to_have_count(0)
+    expect(page.locator("#messages li.message.failed")).to_have_count(0)
+    assert conversation(page) == [("ann", "Through in the end")]
+
+    sends = frames.sends("Through in the end")
+    assert len(sends) >= 2
+    (client_id,) = {send["client_id"] for send in sends}
+    errors = [f for f in frames.received if f["type"] == "error"]
+    assert errors and {(e["code"], e["client_id"]) for e in errors} == {("server_error", client_id)}
+    (stored,) = Message.objects.filter(room=room)
+    assert (stored.body, stored.client_id) == ("Through in the end", client_id)
+
+
+def type_and_send(page: Page, text: str) -> None:
+    """Send `text` from the composer as it is, past what its maxlength lets a person type."""
+    box = page.get_by_label("Message", exact=True)
+    box.evaluate("(box, text) => { box.value = text; }", text)
+    box.press("Enter")
+    expect(box).to_have_value("")
+
+
+REFUSED_FOR_GOOD = [
+    pytest.param("x" * (MAX_BODY + 1), TOO_LONG, id="too long"),
+    pytest.param("a\x00b", re.compile("NUL"), id="with a NUL"),
+]
+
+
+@pytest.mark.parametrize(("text", "reason"), REFUSED_FOR_GOOD)
+def test_a_send_refused_for_good_is_shown_failed_and_never_sent_again(
+    enter_room, daphne_server, proxy_to, ann, text, reason
+):
+    room = room_create(name="Refused sends", created_by=ann)
+    proxy = proxy_to(daphne_server.port)
+    signed_in = enter_room(proxy.url, ann, room.slug)
+    page, frames = watched_room(signed_in.context, proxy.url, room.slug)
+    signed_in.close()
+    failed = page.locator("#messages li.message.failed")
+
+    type_and_send(page, text)
+    expect(failed).to_have_count(1)
+    expect(failed.locator(".message-time")).to_have_text(reason)
+    expect(failed.locator(".message-body")).to_have_text(text)
+    expect(page.locator(PENDING)).to_have_count(0)
+
+    # Through a reconnect, and a message that goes through after it: still sent once.
+    assert proxy.cut() >= 1
+    expect(page.locator("#room")).to_have_attribute("data-state", "reconnecting")
+    proxy.resume()
+    wait_live(page)
+    say(page, "After the reconnect")
+    expect(page.locator(ROWS)).to_have_count(1)
+    expect(page.locator(PENDING)).to_have_count(0)
+    assert len(frames.sends(text)) == 1
+    expect(failed).to_have_count(1)
+    assert not Message.objects.filter(room=room, client_id=frames.sends(text)[0]["client_id"])
+
+    # Edit takes the text back into the composer; Dismiss just drops it.
+    failed.get_by_role("button", name="Edit").click()
+    expect(failed).to_have_count(0)
+    assert page.get_by_label("Message", exact=True).input_value() == text
+    type_and_send(page, text)
+    expect(failed).to_have_count(1)
+    failed.get_by_role("button", name="Dismiss").click()
+    expect(failed).to_have_count(0)
+    assert conversation(page) == [("ann", "After the reconnect")]
+    assert len(frames.sends(text)) == 2
+
+
+def test_a_send_the_server_keeps_failing_on_is_offered_for_retry_after_five_tries(
+    enter_room, daphne_server, ann
+):
+    room = room_create(name="Long outage", created_by=ann)
+    signed_in = enter_room(daphne_server.url, ann, room.slug)
+    # Fake timers from the first script on: the test moves the page's clock itself.
+    signed_in.context.clock.install()
+    page, frames = watched_room(signed_in.context, daphne_server.url, room.slug)
+    signed_in.close()
+    failed = page.locator("#messages li.message.failed")
+
+    def errors() -> list[dict]:
+        return [f for f in frames.received if f["type"] == "error"]
+
+    run_sql(REFUSE_MESSAGES)
+    try:
+        say(page, "Not today")
+        for tries in range(1, 5):
+            expect(page.locator(PENDING).locator(".message-time")).to_have_text(
+                "not sent yet, retrying…"
+            )
+            while len(errors()) < tries:
+                page.evaluate("0")  # lets Playwright deliver the socket's frames
+            page.clock.run_for(2000)
+        expect(failed).to_have_count(1)
+        expect(failed.locator(".message-time")).to_have_text(re.compile("^not sent: "))
+        page.clock.run_for(10_000)  # no retry is due any more
+        page.evaluate("0")
+        assert len(frames.sends("Not today")) == 5
+    finally:
+        run_sql(ACCEPT_MESSAGES)
+
+    failed.get_by_role("button", name="Retry").click()
+    expect(page.locator(ROWS)).to_have_count(1)
+    expect(failed).to_have_count(0)
+    sends = frames.sends("Not today")
+    assert len(sends) == 6 and len({send["client_id"] for send in sends}) == 1
+    assert Message.objects.get(room=room).client_id == sends[0]["client_id"]

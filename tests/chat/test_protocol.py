@@ -20,7 +20,7 @@ REFUSED = [
     ({"body": "no type"}, "invalid_frame", "A frame needs a string 'type'.", None),
     ({"type": 5}, "invalid_frame", "A frame needs a string 'type'.", None),
     ({"type": ["chat.send"]}, "invalid_frame", "A frame needs a string 'type'.", None),
-    ({"type": "nope", "client_id": "n"}, "unknown_type", "Unknown frame type 'nope'.", None),
+    ({"type": "nope", "client_id": "n"}, "unknown_type", "Unknown frame type 'nope'.", "n"),
     ({"type": "x" * 60}, "unknown_type", f"Unknown frame type {'x' * 40!r}.", None),
     ({"type": "pong", "seq": 1}, "unknown_type", "Unknown frame type 'pong'.", None),
     ({"type": "chat.send", "client_id": "c"}, "invalid_frame", "body is required.", "c"),

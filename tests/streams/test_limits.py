@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from project.asgi import application
 from streams.limits import CLOSE_TOO_MANY_SOCKETS
-from streams.proxies import client_address
 from streams.models import Presence
+from streams.proxies import client_address
 from tests.support.harness import websocket_headers
 from tests.support.orm import db
 

@@ -6,7 +6,8 @@ from streams.proxies import address_key, client_address
 def test_the_forwarded_address_is_the_client_only_from_a_trusted_proxy(settings):
     settings.TRUSTED_PROXIES = ["172.28.0.0/24"]
 
-    assert client_address(peer="172.28.0.10", forwarded_for="10.0.0.1, 198.51.100.7") == "198.51.100.7"
+    forwarded = "10.0.0.1, 198.51.100.7"
+    assert client_address(peer="172.28.0.10", forwarded_for=forwarded) == "198.51.100.7"
     assert client_address(peer="172.28.0.10", forwarded_for=None) == "172.28.0.10"
     assert client_address(peer="203.0.113.9", forwarded_for="198.51.100.7") == "203.0.113.9"
 
