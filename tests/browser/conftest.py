@@ -10,6 +10,7 @@ from tests.support.browser import (  # noqa: F401 - fixtures, shared with tests/
     base_url,
     browser_type_launch_args,
     new_context,
+    off_loop,
 )
 from tests.support.harness import attach_log
 from tests.support.proxy import TcpProxy
@@ -23,6 +24,13 @@ def _allow_orm_beside_playwright() -> Iterator[None]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     yield
     os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def make_editor(make_editor: Callable) -> Callable:
+    """The suite's make_editor, off Playwright's loop: joining the editors' group closes
+    the user's sockets, through async_to_sync, after commit (streams/revocation.py)."""
+    return lambda **kwargs: off_loop(make_editor, **kwargs)
 
 
 @pytest.fixture
