@@ -4,6 +4,7 @@ Close codes an application may send (daphne allows 1000 and 4000-4999):
 
     4009  a frame over MAX_FRAME_BYTES reached the application
     4029  the connection kept sending faster than WEBSOCKET_FLOOD_RATE frames a second
+    4503  live delivery is unavailable (the channel layer is failing): reconnect later
 """
 
 import json
@@ -23,7 +24,7 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, Validat
 from django.db import models
 
 from .broadcast import encode
-from .hub import Hub, Member, get_hub
+from .hub import CLOSE_UNAVAILABLE, Hub, Member, get_hub
 from .log import REPLAY_BATCH, stream_replay
 from .ratelimit import RateLimited
 from .schemas import (
@@ -114,7 +115,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             deliver=self.deliver,
         )
         self.hub = get_hub()
-        await self.hub.attach(self.member, self.groups_joined())
+        if not await self.join_hub():
+            return
         await self.accept()
         await self.replay(after)
         await self.hub.present_join(self.member)
@@ -198,6 +200,27 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    async def join_hub(self) -> bool:
+        """Attach to the hub; if it cannot deliver, accept and close with CLOSE_UNAVAILABLE.
+
+        Accepted first so that the client reads a close code it can act on (a
+        refused handshake is only an HTTP error to a browser).
+        """
+        assert self.hub is not None and self.member is not None
+        try:
+            await self.hub.attach(self.member, self.groups_joined())
+        except Exception:
+            logger.exception("joining the channel layer failed")
+            joined = False
+        else:
+            joined = self.hub.delivering
+        if not joined:
+            self.hub.detach(self.member, self.groups_joined())
+            self.hub = None
+            await self.accept()
+            await self.close(code=CLOSE_UNAVAILABLE)
+        return joined
 
     def requested_after(self) -> int | None:
         values = parse_qs(self.scope.get("query_string", b"").decode()).get("after")

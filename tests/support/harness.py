@@ -152,8 +152,9 @@ class RedisServer(ServerProcess):
         return f"unix://{self.socket_path}"
 
     @classmethod
-    def start(cls) -> RedisServer:
-        directory = Path(tempfile.mkdtemp(prefix="redis-"))
+    def start(cls, directory: Path | None = None) -> RedisServer:
+        """A new redis-server; in `directory` (and on its socket) if given, else a fresh one."""
+        directory = directory or Path(tempfile.mkdtemp(prefix="redis-"))
         log_path = directory / "redis.log"
         argv = [
             shutil.which("redis-server") or "redis-server",
@@ -186,6 +187,27 @@ class RedisServer(ServerProcess):
             return self.command("PING") == b"+PONG"
         except OSError:
             return False
+
+    # Faults: each returns once the fault is in place.
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open and nothing is answered, as on a stalled host."""
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.pid, signal.SIGCONT)
+
+    def kill(self) -> None:
+        """SIGKILL, keeping the directory for a restart: whatever Redis held is gone."""
+        os.kill(self.pid, signal.SIGKILL)
+        self.process.wait()
+        _running.pop(self.pid, None)
+        self.socket_path.unlink(missing_ok=True)
+
+    def restart(self) -> None:
+        """A new, empty redis-server on the same socket, answering PING when this returns."""
+        self.process = RedisServer.start(self.directory).process
+        _running[self.pid] = self
 
     def flushall(self) -> None:
         reply = self.command("FLUSHALL")
