@@ -253,6 +253,7 @@ class PostgresServer(ServerProcess):
         self.port = port
         self.host = "127.0.0.1"
         self.user = "postgres"
+        self.argv: list[str] = []
 
     def url(self, database: str) -> str:
         return f"postgres://{self.user}@{self.host}:{self.port}/{database}"
@@ -295,6 +296,7 @@ class PostgresServer(ServerProcess):
                 "-c", "max_connections=200",
             ]  # fmt: skip
             server = cls(_spawn(argv, log_path, cwd=data, **as_postgres), log_path, base, port)
+            server.argv = argv
             try:
                 server.wait_until(server.accepts_connections, "accepting connections")
             except ServerError as error:
@@ -305,6 +307,15 @@ class PostgresServer(ServerProcess):
             return server
         shutil.rmtree(base, ignore_errors=True)
         raise ServerError("postgres found no free port in 5 attempts")
+
+    def restart(self) -> None:
+        """Stop the server ("fast": sessions are cut) and start it again on the same data and
+        port; it accepts connections when this returns."""
+        self.terminate()
+        data = self.base / "data"
+        self.process = _spawn(self.argv, self.log_path, cwd=data, **_as_postgres_user())
+        _running[self.pid] = self
+        self.wait_until(self.accepts_connections, "accepting connections again")
 
     def accepts_connections(self) -> bool:
         import psycopg2
