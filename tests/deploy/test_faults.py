@@ -69,9 +69,13 @@ def loop() -> Iterator[LoopThread]:
 def _services_restored(topology: NativeTopology) -> Iterator[None]:
     """Whatever a test did to Redis, PostgreSQL or a replica is undone before the next."""
     yield
+    if not topology.postgres.running:
+        topology.postgres.start_again()
     redis = topology.redis
-    if not redis.answers_ping():
-        redis.resume() if redis.running else redis.restart()
+    if redis.running:
+        redis.resume()  # a no-op unless it was paused
+    else:
+        redis.restart()
     for index, replica in enumerate(topology.ws):
         if not replica.running:
             topology.start_replica(index)
@@ -258,7 +262,8 @@ def test_sockets_opened_while_redis_is_down_reconnect_and_miss_nothing(topology,
     )
     assert not any(client.live for client in talk.clients)
     topology.redis.restart()
-    wait_live(page)
+    # The page's next try comes at its backoff's pace (up to some seconds by now).
+    expect(page.locator("#room")).to_have_attribute("data-state", "live", timeout=30_000)
     talk.say_each("once back")
     talk.check()
     stored = stored_after(topology, talk.start)
@@ -274,8 +279,14 @@ def test_sockets_opened_while_redis_is_down_reconnect_and_miss_nothing(topology,
 def test_a_conversation_survives_a_postgresql_restart(topology, talk):
     talk.everyone().say_each("before")
     talk.settle()
-    talk.say_each("during")
-    topology.postgres.restart()
+    topology.postgres.terminate()
+    try:
+        talk.say_each("while down")
+        # Each client's sends (and pings) are answered server_error meanwhile.
+        for client in talk.clients:
+            talk.loop.call(client.until(lambda c=client: "server_error" in c.errors, 30, "told"))
+    finally:
+        topology.postgres.start_again()
     talk.say_each("after")
     talk.check()
 

@@ -10,7 +10,7 @@ page it pings every second, so that a missed tail is noticed in a test's time.
 
 What it saw is kept for the test to compare with the database: the messages
 shown (id -> body, in the order applied), each seq applied, the client_ids
-acknowledged, and the close codes it was given.
+acknowledged, and the error and close codes it was given.
 
 The clients run on an event loop of their own in a thread (`LoopThread`), so
 that a test can drive them from sync code beside Playwright's loop.
@@ -89,6 +89,7 @@ class ChatClient:
         self.acked: set[str] = set()
         self.refused: dict[str, str] = {}
         self.closes: list[int | None] = []
+        self.errors: list[str] = []
         self.handshakes_failed = 0
         self.ws: ClientConnection | None = None
         self.live = False
@@ -206,6 +207,7 @@ class ChatClient:
             self.acked.add(message["client_id"])
 
     async def refusal(self, frame: dict[str, Any]) -> None:
+        self.errors.append(frame["code"])
         client_id = frame.get("client_id")
         if client_id not in self.pending:
             return

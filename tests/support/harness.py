@@ -312,6 +312,10 @@ class PostgresServer(ServerProcess):
         """Stop the server ("fast": sessions are cut) and start it again on the same data and
         port; it accepts connections when this returns."""
         self.terminate()
+        self.start_again()
+
+    def start_again(self) -> None:
+        """Start a server stopped with terminate() on its data and port, accepting connections."""
         data = self.base / "data"
         self.process = _spawn(self.argv, self.log_path, cwd=data, **_as_postgres_user())
         _running[self.pid] = self
