@@ -53,6 +53,13 @@ def topology() -> Iterator[NativeTopology]:
     stack.stop()
 
 
+@pytest.fixture(autouse=True)
+def _kept_together(browser_name: str) -> None:
+    """Every test here takes pytest-playwright's browser parameter, as the Chromium one does:
+    pytest orders tests by such parameters, and would otherwise split the module in two
+    and start its topology twice."""
+
+
 @pytest.fixture(scope="module")
 def cookies(topology: NativeTopology) -> dict[str, str]:
     return {name: login_cookie(topology.url, name, DEMO_PASSWORD) for name in PEOPLE}
