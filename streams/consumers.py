@@ -7,6 +7,7 @@ Close codes an application may send (daphne allows 1000 and 4000-4999):
     4401  no session signs this socket in: it never did, or its session ended
     4403  the user's rights changed: the page reloads, to be authorised anew
     4429  the user (or, signed out, the address) has SOCKETS_PER_USER (SOCKETS_PER_ADDRESS) open
+    4503  live delivery is unavailable (the channel layer is failing): reconnect later
 """
 
 import json
@@ -26,9 +27,10 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, Validat
 from django.db import models
 
 from .broadcast import encode
-from .hub import Hub, Member, get_hub
+from .hub import CLOSE_UNAVAILABLE, Hub, Member, get_hub
 from .limits import CLOSE_TOO_MANY_SOCKETS, socket_admit_scope
 from .log import REPLAY_BATCH, stream_replay
+from .presence import presence_leave
 from .ratelimit import RateLimited
 from .revocation import CLOSE_SESSION_ENDED, user_group
 from .schemas import (
@@ -137,7 +139,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_TOO_MANY_SOCKETS)
             return
         self.hub = get_hub()
-        await self.hub.attach(self.member, self.groups_joined())
+        if not await self.join_hub():
+            return
         await self.accept()
         await self.replay(after)
         await self.hub.present_join(self.member)
@@ -232,6 +235,30 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    async def join_hub(self) -> bool:
+        """Attach to the hub; if it cannot deliver, accept and close with CLOSE_UNAVAILABLE.
+
+        Accepted first so that the client reads a close code it can act on (a
+        refused handshake is only an HTTP error to a browser).
+        """
+        assert self.hub is not None and self.member is not None
+        try:
+            await self.hub.attach(self.member, self.groups_joined())
+        except Exception:
+            logger.exception("joining the channel layer failed")
+            joined = False
+        else:
+            joined = self.hub.delivering
+        if not joined:
+            self.hub.detach(self.member, self.groups_joined())
+            self.hub = None
+            # Its admission row would count against the user's socket limit for
+            # PRESENCE_TTL, and a client reconnecting through an outage opens many.
+            await presence_leave(stream=self.member.presence, socket_id=self.member.socket_id)
+            await self.accept()
+            await self.close(code=CLOSE_UNAVAILABLE)
+        return joined
 
     def requested_after(self) -> int | None:
         values = parse_qs(self.scope.get("query_string", b"").decode()).get("after")

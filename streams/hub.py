@@ -20,6 +20,13 @@ joining at once send a handful of presence frames, not a thousand.
 Ordering is kept: a socket that is replaying from the database holds the live
 frames the hub hands it, and sends them after its replay, minus what the
 replay already covered (see StreamConsumer.deliver).
+
+When the channel layer fails, the hub says so rather than let sockets wait for
+frames that will not come: while its receive loop is failing it is not
+`delivering`, the sockets it had are closed with CLOSE_UNAVAILABLE (their
+clients resume from the event log when they come back), and once a receive
+succeeds again it re-joins its groups (a restarted Redis has forgotten them)
+before it counts as delivering.
 """
 
 from __future__ import annotations
@@ -45,6 +52,12 @@ logger = logging.getLogger(__name__)
 
 # How long presence changes gather before one announcement goes out.
 PRESENCE_COALESCE = 0.25
+
+# Sent to every socket of a hub whose channel layer fails: reconnect later, and resume.
+CLOSE_UNAVAILABLE = 4503
+
+# The hub's own message to its channel: a receive that returns it proves the layer works.
+PROBE = "hub.probe"
 
 # A delivery: the frame's seq (None for an ephemeral frame) and the ASGI message to send.
 Deliver = Callable[[int | None, WebSocketSendEvent], Awaitable[None]]
@@ -135,6 +148,8 @@ class Hub:
         self.dirty: dict[str, bool] = {}
         self.flushing: asyncio.Task[None] | None = None
         self.tasks: list[asyncio.Task[None]] = []
+        # Whether the receive loop's last attempt failed (see Health below).
+        self.receive_failing = False
 
     # Sockets -----------------------------------------------------------------------
 
@@ -163,7 +178,9 @@ class Hub:
         self.channel = channel
 
     async def _join(self, group: str) -> None:
-        await self.layer.group_add(group, self.channel)
+        # A stalled layer must not hold a socket's handshake for a whole socket_timeout.
+        async with asyncio.timeout(settings.CHANNEL_LAYER_JOIN_TIMEOUT):
+            await self.layer.group_add(group, self.channel)
 
     async def _receive(self, channel: str) -> None:
         while True:
@@ -172,9 +189,13 @@ class Hub:
             except Exception as error:
                 _raise_if_cancelled(error)
                 logger.exception("hub: receiving from the channel layer failed; retrying")
+                await self._receive_failed()
                 await asyncio.sleep(1)
+                await self._probe()
                 continue
             _raise_if_cancelled()
+            if self.receive_failing and not await self._recovered():
+                continue
             members = self.groups.get(message.get("group", ""))
             if not members:
                 continue
@@ -232,6 +253,53 @@ class Hub:
         for member in members:
             if (member.user.pk, member.session) in ended:
                 await self._revoke({member}, CLOSE_SESSION_ENDED, None)
+
+    # Health -------------------------------------------------------------------------
+
+    @property
+    def delivering(self) -> bool:
+        """Whether frames broadcast now reach this hub's sockets."""
+        return not self.receive_failing
+
+    async def _receive_failed(self) -> None:
+        """Close every socket at the first failure: frames are being lost, and a client
+        that resumes from the event log once the layer is back misses none of them."""
+        if self.receive_failing:
+            return
+        self.receive_failing = True
+        closing = cast(WebSocketSendEvent, {"type": "websocket.close", "code": CLOSE_UNAVAILABLE})
+        members = {member for group in self.groups.values() for member in group}
+        for member in members:
+            try:
+                if member.revoke is not None:
+                    await member.revoke(CLOSE_UNAVAILABLE)
+                else:
+                    await member.deliver(None, closing)
+            except Exception:
+                logger.exception("hub: a socket could not be closed")
+
+    async def _probe(self) -> None:
+        """Give the receive loop something to receive, so that it notices the layer is back."""
+        try:
+            await self.layer.send(self.channel, {"type": PROBE})
+        except Exception as error:
+            _raise_if_cancelled(error)
+
+    async def _recovered(self) -> bool:
+        """After a failure, a receive came back: re-join the groups, then deliver again."""
+        try:
+            async with asyncio.timeout(settings.CHANNEL_LAYER_JOIN_TIMEOUT):
+                for group in list(self.groups):
+                    await self.layer.group_add(group, self.channel)
+        except Exception as error:
+            _raise_if_cancelled(error)
+            logger.exception("hub: re-joining groups after a layer failure failed; retrying")
+            await asyncio.sleep(1)
+            await self._probe()
+            return False
+        self.receive_failing = False
+        logger.info("hub: the channel layer is back")
+        return True
 
     # Presence -----------------------------------------------------------------------
 

@@ -108,3 +108,15 @@ def test_the_life_of_a_message_names_only_what_the_code_has():
         name for name in set(named) if name not in defined and name.split(".")[-1] not in defined
     )
     assert missing == [], f"docs/architecture.md names what the code does not define: {missing}"
+
+
+GUARANTEES = (REPO / "docs" / "guarantees.md").read_text()
+
+
+@pytest.mark.parametrize(
+    "reference", sorted(set(re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", GUARANTEES)))
+)
+def test_every_test_guarantees_md_names_exists(reference):
+    path, name = reference
+    source = (REPO / path).read_text()
+    assert re.search(rf"^(?:async )?def {name}\(", source, re.MULTILINE), f"{path} has no {name}"

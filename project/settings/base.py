@@ -155,6 +155,9 @@ def channel_layers(redis_url: str) -> dict:
 
 
 CHANNEL_LAYERS = channel_layers(REDIS_URL)
+# How long a socket's handshake waits for its hub to join the stream's group
+# before it is closed with 4503 (live delivery unavailable).
+CHANNEL_LAYER_JOIN_TIMEOUT = env_int("CHANNEL_LAYER_JOIN_TIMEOUT", 5)
 
 
 def caches(redis_url: str) -> dict:

@@ -26,6 +26,13 @@ pytestmark = pytest.mark.browser
 DEMO_PASSWORD = "demo-pass-123"
 
 
+@pytest.fixture(autouse=True)
+def _kept_together(browser_name: str) -> None:
+    """Every test here takes pytest-playwright's browser parameter, as the Chromium ones do:
+    pytest orders tests by such parameters, and would otherwise split the module in two
+    and start its topology twice."""
+
+
 @pytest.fixture
 def open_page(new_context, topology: NativeTopology):
     """`open_page(path, username=None)` -> a page through nginx, signed in if a name is given."""

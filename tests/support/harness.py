@@ -152,8 +152,9 @@ class RedisServer(ServerProcess):
         return f"unix://{self.socket_path}"
 
     @classmethod
-    def start(cls) -> RedisServer:
-        directory = Path(tempfile.mkdtemp(prefix="redis-"))
+    def start(cls, directory: Path | None = None) -> RedisServer:
+        """A new redis-server; in `directory` (and on its socket) if given, else a fresh one."""
+        directory = directory or Path(tempfile.mkdtemp(prefix="redis-"))
         log_path = directory / "redis.log"
         argv = [
             shutil.which("redis-server") or "redis-server",
@@ -186,6 +187,27 @@ class RedisServer(ServerProcess):
             return self.command("PING") == b"+PONG"
         except OSError:
             return False
+
+    # Faults: each returns once the fault is in place.
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open and nothing is answered, as on a stalled host."""
+        os.kill(self.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.pid, signal.SIGCONT)
+
+    def kill(self) -> None:
+        """SIGKILL, keeping the directory for a restart: whatever Redis held is gone."""
+        os.kill(self.pid, signal.SIGKILL)
+        self.process.wait()
+        _running.pop(self.pid, None)
+        self.socket_path.unlink(missing_ok=True)
+
+    def restart(self) -> None:
+        """A new, empty redis-server on the same socket, answering PING when this returns."""
+        self.process = RedisServer.start(self.directory).process
+        _running[self.pid] = self
 
     def flushall(self) -> None:
         reply = self.command("FLUSHALL")
@@ -231,6 +253,7 @@ class PostgresServer(ServerProcess):
         self.port = port
         self.host = "127.0.0.1"
         self.user = "postgres"
+        self.argv: list[str] = []
 
     def url(self, database: str) -> str:
         return f"postgres://{self.user}@{self.host}:{self.port}/{database}"
@@ -273,6 +296,7 @@ class PostgresServer(ServerProcess):
                 "-c", "max_connections=200",
             ]  # fmt: skip
             server = cls(_spawn(argv, log_path, cwd=data, **as_postgres), log_path, base, port)
+            server.argv = argv
             try:
                 server.wait_until(server.accepts_connections, "accepting connections")
             except ServerError as error:
@@ -283,6 +307,19 @@ class PostgresServer(ServerProcess):
             return server
         shutil.rmtree(base, ignore_errors=True)
         raise ServerError("postgres found no free port in 5 attempts")
+
+    def restart(self) -> None:
+        """Stop the server ("fast": sessions are cut) and start it again on the same data and
+        port; it accepts connections when this returns."""
+        self.terminate()
+        self.start_again()
+
+    def start_again(self) -> None:
+        """Start a server stopped with terminate() on its data and port, accepting connections."""
+        data = self.base / "data"
+        self.process = _spawn(self.argv, self.log_path, cwd=data, **_as_postgres_user())
+        _running[self.pid] = self
+        self.wait_until(self.accepts_connections, "accepting connections again")
 
     def accepts_connections(self) -> bool:
         import psycopg2

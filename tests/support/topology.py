@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -323,6 +324,35 @@ class NativeTopology:
         replica = self.ws[index]
         replica.terminate()
         return replica.process.returncode
+
+    # Faults ---------------------------------------------------------------------------
+
+    @property
+    def postgres(self) -> PostgresServer:
+        return next(s for s in self.services if isinstance(s, PostgresServer))
+
+    @property
+    def redis(self) -> RedisServer:
+        """Its pause/resume/kill/restart keep the socket the services know it by."""
+        return next(s for s in self.services if isinstance(s, RedisServer))
+
+    def kill_replica(self, index: int) -> int:
+        """SIGKILL one daphne replica, as the kernel's OOM killer does; its exit code."""
+        replica = self.ws[index]
+        os.kill(replica.pid, signal.SIGKILL)
+        replica.terminate()  # reaps it
+        return replica.process.returncode
+
+    def start_replica(self, index: int) -> None:
+        """Start a stopped replica again at its address, as compose's restart policy does;
+        it answers /healthz when this returns."""
+        old = self.ws[index]
+        assert not old.running, f"{old.name} is still running"
+        self.services.remove(old)
+        self.ws[index] = self.app_service("ws", old.address)
+
+    def replica_pids(self) -> list[int]:
+        return [replica.pid for replica in self.ws]
 
     # Stop ---------------------------------------------------------------------------
 
