@@ -1,3 +1,4 @@
+# region: close-codes
 """The consumer every stream socket is built on: validation, replay, presence, limits.
 
 Close codes an application may send (daphne allows 1000 and 4000-4999):
@@ -7,6 +8,7 @@ Close codes an application may send (daphne allows 1000 and 4000-4999):
     4401  no session signs this socket in: it never did, or its session ended
     4403  the user's rights changed: the page reloads, to be authorised anew
 """
+# endregion
 
 import json
 import logging
@@ -88,6 +90,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     # Socket events -----------------------------------------------------------
 
+    # region: stream-connect
     async def connect(self) -> None:
         """Called when the socket asks to open."""
         self.group: str | None = None
@@ -133,6 +136,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         await self.replay(after)
         await self.hub.present_join(self.member)
 
+    # endregion
+
     async def disconnect(self, code: int) -> None:
         """Called when the socket closes (not when the server process dies)."""
         if self.hub is not None and self.member is not None:
@@ -164,6 +169,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.receive_json(content)
 
+    # region: stream-receive-json
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         try:
             frame = self.protocol.parse(content)
@@ -182,6 +188,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                     "server_error", "Something went wrong; retry.", client_id=client_id_of(content)
                 )
             )
+
+    # endregion
 
     # Client commands every stream speaks -------------------------------------
 

@@ -49,6 +49,7 @@ def same_origin(origin: str | None, host: str | None) -> bool:
     return origin_site is not None and origin_site == _host_port(host, parts.scheme)
 
 
+# region: origin-middleware
 class SameOriginValidator:
     """ASGI middleware: refuse WebSocket handshakes from any origin but the site's own."""
 
@@ -61,3 +62,6 @@ class SameOriginValidator:
         ):
             return await WebsocketDenier()(scope, receive, send)
         return await self.application(scope, receive, send)
+
+
+# endregion
