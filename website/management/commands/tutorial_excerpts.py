@@ -18,7 +18,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, check: bool = False, **options) -> None:
-        result = excerpts.check()
+        result = excerpts.check(excerpts.ROOT)
         if result.problems:
             raise CommandError("\n".join(result.problems))
         if check and result.stale:
