@@ -1,4 +1,4 @@
-"""Site-wide pages: home, sign-up and the health check."""
+"""Site-wide pages: home, sign-up, the tutorial and the health check."""
 
 import asyncio
 import logging
@@ -8,7 +8,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -16,6 +16,8 @@ from django.views.decorators.http import require_GET
 from chat.selectors import room_list
 from liveblog.selectors import liveblog_list
 from streams.broadcast import channel_layer
+
+from . import tutorial
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,24 @@ def signup(request: HttpRequest) -> HttpResponse:
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("home")
     return render(request, "registration/signup.html", {"form": form})
+
+
+def learn(request: HttpRequest, chapter: str = tutorial.INDEX) -> HttpResponse:
+    found = tutorial.chapter_get(slug=chapter)
+    if found is None:
+        raise Http404("No such chapter.")
+    return render(
+        request,
+        "website/learn.html",
+        {"chapter": found, "contents": tutorial.chapter_list()},
+    )
+
+
+def learn_source(request: HttpRequest, path: str) -> HttpResponse:
+    source = tutorial.source_get(path=path)
+    if source is None:
+        raise Http404("The tutorial links to no such file.")
+    return render(request, "website/learn_source.html", {"source": source})
 
 
 def _database_ok() -> None:
