@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from markdown_it import MarkdownIt
 
-from tests.support.harness import REPO, ServerProcess, _spawn, app_env, free_port
+from tests.support.harness import REPO, ServerProcess, _running, _spawn, app_env, free_port
 from website import excerpts
 
 SERVER = "make run"
@@ -92,6 +92,7 @@ class MakeRun(ServerProcess):
             except subprocess.TimeoutExpired:
                 os.killpg(self.pid, signal.SIGKILL)
                 self.process.wait()
+        _running.pop(self.pid, None)
 
 
 @pytest.fixture(scope="module")
