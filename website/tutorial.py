@@ -146,7 +146,7 @@ def _linked_sources(chapters: tuple[tuple[Path, int], ...]) -> frozenset[str]:
 
 def source_get(*, path: str, root: Path = excerpts.ROOT) -> SourceFile | None:
     """A file a chapter links to, line by line, each region's first line marked; else None."""
-    if path not in linked_sources(root=root):
+    if path not in linked_sources(root=root) or not (root / path).is_file():
         return None
     lines = []
     for line in (root / path).read_text().splitlines():

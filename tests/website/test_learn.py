@@ -126,3 +126,11 @@ def test_an_unknown_chapter_is_not_found(client):
 
 def test_the_site_navigation_links_to_the_tutorial(client):
     assert '<a href="/learn/">Learn</a>' in client.get("/learn/02-asgi/").content.decode()
+
+
+def test_a_link_to_a_file_that_is_not_there_is_not_found(tmp_path):
+    (tmp_path / excerpts.CHAPTERS).mkdir(parents=True)
+    (tmp_path / excerpts.CHAPTERS / "index.md").write_text("# Contents\n\n[gone](../../gone.py)\n")
+
+    assert tutorial.linked_sources(root=tmp_path) == {"gone.py"}
+    assert tutorial.source_get(path="gone.py", root=tmp_path) is None
