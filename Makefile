@@ -36,6 +36,7 @@ $(STAMP): uv.lock pyproject.toml | $(UV)
 
 venv: $(STAMP) ## Create .venv with the locked dependencies
 
+# region: make-run
 # The liveblog scheduler runs beside the server and stops with it. daphne's
 # options are project/daphne.py's; nothing is in front, so no --proxy-headers.
 run: $(STAMP) ## Serve the app with demo data on http://127.0.0.1:8000 (PORT= to change)
@@ -44,6 +45,7 @@ run: $(STAMP) ## Serve the app with demo data on http://127.0.0.1:8000 (PORT= to
 	$(BIN)/python manage.py liveblog_worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT; \
 	$(BIN)/python -m project.daphne -b 127.0.0.1 -p $(PORT) project.asgi:application
+# endregion
 
 demo: $(STAMP) ## Load the demo data (idempotent)
 	$(BIN)/python manage.py load_demo_data
@@ -51,10 +53,11 @@ demo: $(STAMP) ## Load the demo data (idempotent)
 # The application packages mypy checks (the tests are not type-checked).
 MYPY_PACKAGES := project streams website chat liveblog
 
-lint: $(STAMP) ## ruff, mypy, and the checks that the protocol docs and migrations match the code
+lint: $(STAMP) ## ruff, mypy, and the checks that the protocol docs, tutorial and migrations match the code
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/python manage.py protocol_docs --check
+	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/python manage.py tutorial_excerpts --check
 	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/mypy $(MYPY_PACKAGES)
 
@@ -72,8 +75,9 @@ format: $(STAMP) ## Format and fix the code with ruff
 	$(BIN)/ruff check --fix .
 
 .PHONY: docs
-docs: $(STAMP) ## Regenerate docs/protocol.md's frame tables and docs/asyncapi.json from the models
+docs: $(STAMP) ## Regenerate the protocol docs from the models, the tutorial's listings from the code
 	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/python manage.py protocol_docs
+	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/python manage.py tutorial_excerpts
 
 check-system: ## Install redis-server, nginx and chromium if missing (or say how)
 	@bash tests/ensure-system-packages.sh

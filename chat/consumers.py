@@ -10,6 +10,7 @@ from .protocol import CLIENT
 from .selectors import message_frame, room_events, room_get, room_head
 
 
+# region: chat-consumer
 class ChatConsumer(StreamConsumer):
     protocol = CLIENT
     sign_in_required = True
@@ -26,6 +27,8 @@ class ChatConsumer(StreamConsumer):
             return False
         self.room = room
         return True
+
+    # endregion
 
     def stream_group(self) -> str:
         return self.room.group_name

@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP goes to Django, WebSockets to the apps' consumers."""
 
+# region: django-first
 import os
 
 from django.core.asgi import get_asgi_application
@@ -9,6 +10,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.dev")
 # Build Django's application first: it sets Django up, and the consumers below
 # import models, which needs the app registry ready.
 django_asgi_app = get_asgi_application()
+# endregion
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
@@ -23,6 +25,7 @@ from streams.sessions import SocketSessionMiddleware  # noqa: E402
 # A server stopped with SIGTERM exits cleanly (see project/shutdown.py).
 shutdown.install()
 
+# region: asgi-stack
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
@@ -42,6 +45,7 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+# endregion
 
 # Start-up objects leave the collector's sight; collections become rarer.
 gc_tuning.tune()

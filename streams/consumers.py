@@ -1,6 +1,7 @@
+# region: close-codes
 """The consumer every stream socket is built on: validation, replay, presence, limits.
 
-Close codes an application may send (daphne allows 1000 and 4000-4999):
+Close codes this application sends (daphne allows 1000 and 3000-4999):
 
     4009  a frame over MAX_FRAME_BYTES reached the application
     4029  the connection kept sending faster than WEBSOCKET_FLOOD_RATE frames a second
@@ -9,6 +10,7 @@ Close codes an application may send (daphne allows 1000 and 4000-4999):
     4429  the user (or, signed out, the address) has SOCKETS_PER_USER (SOCKETS_PER_ADDRESS) open
     4503  live delivery is unavailable (the channel layer is failing): reconnect later
 """
+# endregion
 
 import json
 import logging
@@ -92,6 +94,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     # Socket events -----------------------------------------------------------
 
+    # region: stream-connect
     async def connect(self) -> None:
         """Called when the socket asks to open."""
         self.group: str | None = None
@@ -145,6 +148,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         await self.replay(after)
         await self.hub.present_join(self.member)
 
+    # endregion
+
     async def disconnect(self, code: int) -> None:
         """Called when the socket closes (not when the server process dies)."""
         if self.hub is not None and self.member is not None:
@@ -176,6 +181,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.receive_json(content)
 
+    # region: stream-receive-json
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         try:
             frame = self.protocol.parse(content)
@@ -194,6 +200,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                     "server_error", "Something went wrong; retry.", client_id=client_id_of(content)
                 )
             )
+
+    # endregion
 
     # Client commands every stream speaks -------------------------------------
 

@@ -70,6 +70,7 @@ def same_origin(origin: str | None, host: str | None, scheme: str) -> bool:
     return origin_site is not None and origin_site == _host_port(host, scheme)
 
 
+# region: origin-middleware
 class SameOriginValidator:
     """ASGI middleware: refuse WebSocket handshakes from any origin but the site's own."""
 
@@ -82,3 +83,6 @@ class SameOriginValidator:
         ):
             return await WebsocketDenier()(scope, receive, send)
         return await self.application(scope, receive, send)
+
+
+# endregion

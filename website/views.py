@@ -1,4 +1,5 @@
-"""Site-wide pages: home, sign-up, the health check, and the lockout in front of every login."""
+"""Site-wide pages: home, sign-up, the tutorial, the health check, and the lockout in front of
+every login."""
 
 import asyncio
 import logging
@@ -12,7 +13,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model, login
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -23,6 +24,7 @@ from streams.broadcast import channel_layer
 from streams.proxies import address_key
 from streams.ratelimit import rate_limited
 
+from . import tutorial
 from .forms import SignupForm
 from .logins import login_locked_until, request_address
 
@@ -85,6 +87,24 @@ def signup(request: HttpRequest) -> HttpResponse:
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("home")
     return render(request, "registration/signup.html", {"form": form})
+
+
+def learn(request: HttpRequest, chapter: str = tutorial.INDEX) -> HttpResponse:
+    found = tutorial.chapter_get(slug=chapter)
+    if found is None:
+        raise Http404("No such chapter.")
+    return render(
+        request,
+        "website/learn.html",
+        {"chapter": found, "contents": tutorial.chapter_list()},
+    )
+
+
+def learn_source(request: HttpRequest, path: str) -> HttpResponse:
+    source = tutorial.source_get(path=path)
+    if source is None:
+        raise Http404("The tutorial links to no such file.")
+    return render(request, "website/learn_source.html", {"source": source})
 
 
 def _database_ok() -> None:
