@@ -14,13 +14,13 @@ import json
 from dataclasses import dataclass
 
 import pytest
-from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from chat import services
 from chat.models import Message, Room, RoomEvent
 from chat.protocol import SERVER
 from tests.support.orm import db
+from tests.support.sockets import closed_code
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
 
@@ -468,15 +468,6 @@ async def test_a_refused_send_does_not_count_against_the_send_limit(connect, sce
 # On a real daphne --------------------------------------------------------------------------------
 
 
-def _closed_code(socket) -> int:
-    """Read until the server closes: its close code, or 1006 if it dropped the connection."""
-    try:
-        while True:
-            socket.recv(timeout=10)
-    except ConnectionClosed as closed:
-        return closed.rcvd.code if closed.rcvd is not None else 1006
-
-
 def _answer(socket) -> dict:
     """The next frame that is not presence."""
     while (frame := json.loads(socket.recv(timeout=10)))["type"] == "presence":
@@ -524,7 +515,7 @@ def test_frames_only_a_real_server_sees_get_their_answer_and_nothing_is_stored(
         data, text = sent
         socket.send(data, text=text)
         if isinstance(answer, int):
-            assert _closed_code(socket) == answer
+            assert closed_code(socket) == answer
             # The application saw the socket go: ann is no longer here.
             wait_for_presence(["bob"])
         else:

@@ -13,13 +13,13 @@ import subprocess
 import sys
 
 import pytest
-from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from liveblog import services
 from liveblog.protocol import MAX_BODY
 from project.daphne import OPTIONS, daphne_argv
 from tests.support.harness import REPO
+from tests.support.sockets import closed_code
 from tests.support.topology import compose_config
 
 LAUNCHER = ["-m", "project.daphne"]
@@ -108,15 +108,6 @@ def long_read(editor):
     return liveblog
 
 
-def _closed_code(socket) -> int:
-    """Read until the server closes; its close code, or 1006 if it dropped the connection."""
-    try:
-        while True:
-            socket.recv(timeout=10)
-    except ConnectionClosed as closed:
-        return closed.rcvd.code if closed.rcvd is not None else 1006
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_suites_daphne_takes_a_64_kib_frame_and_drops_the_connection_over_it(
     daphne_server, long_read
@@ -132,12 +123,12 @@ def test_the_suites_daphne_takes_a_64_kib_frame_and_drops_the_connection_over_it
         assert json.loads(socket.recv(timeout=10))["code"] == "invalid_frame"
         # One byte more, and daphne drops the connection before the app sees the frame.
         socket.send(frame[:-2] + 'x"}')
-        assert _closed_code(socket) == 1006
+        assert closed_code(socket) == 1006
     # Over 64 KiB in frames of 40,000 bytes: daphne passes it on, and the consumer closes.
     with connect(url, origin=daphne_server.origin, open_timeout=10) as socket:
         socket.recv(timeout=10)
         socket.send(iter(['{"type":"ping","pad":"' + "x" * 39_978, "x" * 39_998 + '"}']))
-        assert _closed_code(socket) == 4009
+        assert closed_code(socket) == 4009
 
 
 @pytest.mark.django_db(transaction=True)

@@ -11,12 +11,12 @@ Marked `stack`: these run on the embedded default and again on PostgreSQL + Redi
 import json
 
 import pytest
-from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from liveblog import services
 from liveblog.models import Liveblog, LiveblogEvent, Post
 from tests.support.orm import db
+from tests.support.sockets import closed_code
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
 
@@ -197,15 +197,6 @@ async def test_a_socket_that_floods_is_closed_with_4029_and_the_others_stay_up(
 # On a real daphne --------------------------------------------------------------------------------
 
 
-def _closed_code(socket) -> int:
-    """Read until the server closes: its close code, or 1006 if it dropped the connection."""
-    try:
-        while True:
-            socket.recv(timeout=10)
-    except ConnectionClosed as closed:
-        return closed.rcvd.code if closed.rcvd is not None else 1006
-
-
 # daphne's WebSocket library drops a connection that sends invalid UTF-8 or an
 # oversize frame before the application sees it: the client sees 1006.
 ON_DAPHNE = [
@@ -226,7 +217,7 @@ def test_frames_only_a_real_server_sees_get_their_answer_and_nothing_is_stored(
         data, text = sent
         socket.send(data, text=text)
         if isinstance(answer, int):
-            assert _closed_code(socket) == answer
+            assert closed_code(socket) == answer
         else:
             while (frame := json.loads(socket.recv(timeout=10)))["type"] == "presence":
                 pass

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
+from websockets.exceptions import ConnectionClosed
 
 from project.asgi import application
 from streams.schemas import Protocol
@@ -64,6 +65,16 @@ class StreamClient:
 
     async def close(self) -> None:
         await self.communicator.disconnect()
+
+
+def closed_code(socket) -> int:
+    """Read a real server's socket (websockets' sync client) until it closes: the close
+    code, or 1006 if the server dropped the connection without one."""
+    try:
+        while True:
+            socket.recv(timeout=10)
+    except ConnectionClosed as closed:
+        return closed.rcvd.code if closed.rcvd is not None else 1006
 
 
 def socket_opener(login_cookie: Callable, protocol_for: Callable, ephemeral: set[str]) -> Callable:
