@@ -27,6 +27,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
+STACK_DUMP_TIMEOUT = 5.0
 POLL = 0.02
 
 # Children still running, so that an interrupted session does not leave them behind.
@@ -99,9 +100,20 @@ class ServerProcess:
             except ProcessLookupError:
                 pass
             except subprocess.TimeoutExpired:
+                self._dump_stacks()
                 os.kill(self.pid, signal.SIGKILL)
                 self.process.wait()
         _running.pop(self.pid, None)
+
+    def _dump_stacks(self) -> None:
+        """Ask a stuck Python process for its threads' stacks (faulthandler, into its log)."""
+        if not (isinstance(self.process.args, list) and self.process.args[0] == sys.executable):
+            return
+        try:
+            os.kill(self.pid, signal.SIGABRT)
+            self.process.wait(STACK_DUMP_TIMEOUT)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
 
     def cleanup(self) -> None:
         """Remove what the server left on disk."""
@@ -345,7 +357,12 @@ PRIVATE_ENV = ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_AL
 def app_env(env: Mapping[str, str | None]) -> dict[str, str]:
     """The environment of an app process: ours, the test settings, then `env` (None unsets)."""
     child_env = {k: v for k, v in os.environ.items() if k not in PRIVATE_ENV}
-    child_env |= {"DJANGO_SETTINGS_MODULE": "project.settings.test", "PYTHONUNBUFFERED": "1"}
+    child_env |= {
+        "DJANGO_SETTINGS_MODULE": "project.settings.test",
+        "PYTHONUNBUFFERED": "1",
+        # A process that will not stop is asked for its stacks (ServerProcess._dump_stacks).
+        "PYTHONFAULTHANDLER": "1",
+    }
     for key, value in env.items():
         if value is None:
             child_env.pop(key, None)
