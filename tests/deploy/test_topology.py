@@ -195,6 +195,8 @@ def test_a_replica_stopped_mid_conversation_costs_its_clients_nothing(topology, 
         # bob keeps talking meanwhile; alice's page reconnects to the other replica.
         for n in range(1, 4):
             say(bob, f"During the restart {n}")
+        # All stored before alice speaks (one over bob's send limit is retried later).
+        expect(bob.locator("#messages li.message.pending")).to_have_count(0)
         wait_live(alice)
         say(alice, "Back, on the other replica")
         expect(bob.locator(ROWS).last).to_contain_text("Back, on the other replica")
