@@ -71,7 +71,8 @@ def _url(slug: str) -> str:
 
 
 def _title(text: str) -> str:
-    heading = next((line[2:] for line in text.splitlines() if line.startswith("# ")), "")
+    heading = next((line for line in text.splitlines() if line.startswith("# ")), "")
+    # Rendered as the heading it is: alone, "2. ASGI" would be a numbered list.
     return plain_text(render_article(heading), limit=TITLE_LIMIT)
 
 
