@@ -47,6 +47,7 @@ class ChatConsumer(StreamConsumer):
         retry_frame = await database_sync_to_async(self.send_message)(body, client_id)
         if retry_frame is not None:
             await self.send(text_data=retry_frame)
+
     # endregion
 
     async def command_chat_edit(self, id: int, body: str) -> None:  # noqa: A002 - protocol field
@@ -68,4 +69,5 @@ class ChatConsumer(StreamConsumer):
             room=self.room, author=self.user, body=body, client_id=client_id
         )
         return None if created else message_frame(message=message)
+
     # endregion

@@ -33,6 +33,7 @@ class Room(models.Model):
     def group_name(self) -> str:
         """The channel-layer group of everyone connected to this room."""
         return f"chat.room.{self.pk}"
+
     # endregion
 
 

@@ -35,6 +35,8 @@ def message_list(*, room: Room, before_id: int | None = None, limit: int = PAGE)
     if before_id is not None:
         messages = messages.filter(pk__lt=before_id)
     return list(reversed(messages.order_by("-seq")[:limit]))
+
+
 # endregion
 
 

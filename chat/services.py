@@ -90,6 +90,8 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Me
             raise
         return existing, False
     return message, True
+
+
 # endregion
 
 
@@ -105,6 +107,8 @@ def message_send(*, room: Room, author, body: str, client_id: str) -> tuple[Mess
     limit, window = settings.CHAT_SEND_LIMIT, settings.CHAT_SEND_WINDOW
     rate_limit(f"chat.send:{author.pk}", limit=limit, window=window)
     return message_create(room=room, author=author, body=body, client_id=client_id)
+
+
 # endregion
 
 

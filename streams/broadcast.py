@@ -38,6 +38,8 @@ def envelope(group: str, *, frame: str, seq: int | None = None) -> dict[str, Any
     the stream and is never replayed.
     """
     return {"type": EVENT, "group": group, "seq": seq, "frame": frame}
+
+
 # endregion
 
 
@@ -49,6 +51,8 @@ def broadcast_on_commit(group: str, *, frame: str, seq: int | None = None) -> No
     """
     message = envelope(group, frame=frame, seq=seq)
     transaction.on_commit(lambda: broadcast(message))
+
+
 # endregion
 
 
@@ -56,4 +60,6 @@ def broadcast_on_commit(group: str, *, frame: str, seq: int | None = None) -> No
 def broadcast(message: dict[str, Any]) -> None:
     """Send an envelope to its group now (from sync code: a service, after commit)."""
     async_to_sync(channel_layer().group_send)(message["group"], message)
+
+
 # endregion

@@ -246,6 +246,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
     # endregion
 
     async def join_hub(self) -> bool:

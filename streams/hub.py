@@ -160,6 +160,7 @@ class Hub:
         for group in groups:
             self.groups.setdefault(group, set()).add(member)
             await self.once.run(("join", group), partial(self._join, group))
+
     # endregion
 
     def detach(self, member: Member, groups: list[str]) -> None:
@@ -184,6 +185,7 @@ class Hub:
         # A stalled layer must not hold a socket's handshake for a whole socket_timeout.
         async with asyncio.timeout(settings.CHANNEL_LAYER_JOIN_TIMEOUT):
             await self.layer.group_add(group, self.channel)
+
     # endregion
 
     # region: hub-receive
@@ -208,6 +210,7 @@ class Hub:
                 await self._revoke(members, message["code"], message.get("session"))
             else:
                 await self._deliver(members, message)
+
     # endregion
 
     async def _deliver(self, members: set[Member], message: dict[str, Any]) -> None:

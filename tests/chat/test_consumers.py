@@ -379,6 +379,8 @@ async def test_a_rolled_back_write_broadcasts_nothing(connect, make_user, make_r
     (frame,) = await a.events(1)
     assert (frame["seq"], frame["message"]["body"]) == (1, "kept")
     await a.close()
+
+
 # endregion
 
 
