@@ -41,11 +41,14 @@ class ChatConsumer(StreamConsumer):
 
     # Client commands -----------------------------------------------------------
 
+    # region: chat-send-command
     async def command_chat_send(self, body: str, client_id: str) -> None:
         """Post a message; a retried `client_id` gets the original back, to this socket only."""
         retry_frame = await database_sync_to_async(self.send_message)(body, client_id)
         if retry_frame is not None:
             await self.send(text_data=retry_frame)
+
+    # endregion
 
     async def command_chat_edit(self, id: int, body: str) -> None:  # noqa: A002 - protocol field
         await database_sync_to_async(services.message_edit)(
@@ -60,8 +63,11 @@ class ChatConsumer(StreamConsumer):
     async def command_chat_typing(self) -> None:
         await database_sync_to_async(services.typing_announce)(room=self.room, user=self.user)
 
+    # region: chat-send-message
     def send_message(self, body: str, client_id: str) -> str | None:
         message, created = services.message_send(
             room=self.room, author=self.user, body=body, client_id=client_id
         )
         return None if created else message_frame(message=message)
+
+    # endregion

@@ -28,10 +28,13 @@ class Room(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("chat:detail", kwargs={"slug": self.slug})
 
+    # region: room-group-name
     @property
     def group_name(self) -> str:
         """The channel-layer group of everyone connected to this room."""
         return f"chat.room.{self.pk}"
+
+    # endregion
 
 
 class Message(models.Model):

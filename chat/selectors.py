@@ -25,6 +25,7 @@ def room_events(*, room: Room) -> QuerySet[RoomEvent]:
     return RoomEvent.objects.filter(room=room)
 
 
+# region: message-list
 def message_list(*, room: Room, before_id: int | None = None, limit: int = PAGE) -> list[Message]:
     """Up to `limit` messages before message `before_id` (else the latest), oldest first.
 
@@ -34,6 +35,9 @@ def message_list(*, room: Room, before_id: int | None = None, limit: int = PAGE)
     if before_id is not None:
         messages = messages.filter(pk__lt=before_id)
     return list(reversed(messages.order_by("-seq")[:limit]))
+
+
+# endregion
 
 
 def message_frame(*, message: Message) -> str:

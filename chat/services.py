@@ -60,6 +60,7 @@ def _clean_body(body: str) -> str:
     return text_clean(body, limit=protocol.MAX_BODY, noun="A message")
 
 
+# region: message-create
 def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Message, bool]:
     """Post a message; a retry with the same `client_id` returns the first one, unchanged.
 
@@ -91,6 +92,10 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Me
     return message, True
 
 
+# endregion
+
+
+# region: message-send
 def message_send(*, room: Room, author, body: str, client_id: str) -> tuple[Message, bool]:
     """message_create behind the per-user rate limit: what people do from a socket.
 
@@ -102,6 +107,9 @@ def message_send(*, room: Room, author, body: str, client_id: str) -> tuple[Mess
     limit, window = settings.CHAT_SEND_LIMIT, settings.CHAT_SEND_WINDOW
     rate_limit(f"chat.send:{author.pk}", limit=limit, window=window)
     return message_create(room=room, author=author, body=body, client_id=client_id)
+
+
+# endregion
 
 
 def _count_change(by) -> None:

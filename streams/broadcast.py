@@ -30,6 +30,7 @@ def encode(frame: dict[str, Any]) -> str:
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 
+# region: broadcast-envelope
 def envelope(group: str, *, frame: str, seq: int | None = None) -> dict[str, Any]:
     """The layer message carrying one encoded frame to every hub in `group`.
 
@@ -39,6 +40,10 @@ def envelope(group: str, *, frame: str, seq: int | None = None) -> dict[str, Any
     return {"type": EVENT, "group": group, "seq": seq, "frame": frame}
 
 
+# endregion
+
+
+# region: broadcast-on-commit
 def broadcast_on_commit(group: str, *, frame: str, seq: int | None = None) -> None:
     """Hand a frame to the channel layer once the current transaction commits.
 
@@ -48,6 +53,13 @@ def broadcast_on_commit(group: str, *, frame: str, seq: int | None = None) -> No
     transaction.on_commit(lambda: broadcast(message))
 
 
+# endregion
+
+
+# region: broadcast-send
 def broadcast(message: dict[str, Any]) -> None:
     """Send an envelope to its group now (from sync code: a service, after commit)."""
     async_to_sync(channel_layer().group_send)(message["group"], message)
+
+
+# endregion

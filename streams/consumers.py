@@ -87,10 +87,12 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     # Whether an anonymous socket is closed with 4401 before `authorise`.
     sign_in_required = False
 
+    # region: stream-no-channel
     # The process's hub listens to the channel layer for every stream socket,
     # so a socket has no channel of its own (streams/hub.py): with no alias,
     # channels gives the consumer no layer and makes no channel for it.
     channel_layer_alias = None  # type: ignore[assignment]
+    # endregion
 
     # Socket events -----------------------------------------------------------
 
@@ -234,6 +236,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     # Machinery -----------------------------------------------------------------
 
+    # region: stream-dispatch
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels closes stale database connections before every message it
         # dispatches, a thread hop per recipient per broadcast. Layer events
@@ -243,6 +246,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    # endregion
 
     async def join_hub(self) -> bool:
         """Attach to the hub; if it cannot deliver, accept and close with CLOSE_UNAVAILABLE.

@@ -153,12 +153,15 @@ class Hub:
 
     # Sockets -----------------------------------------------------------------------
 
+    # region: hub-attach
     async def attach(self, member: Member, groups: list[str]) -> None:
         """Deliver the frames of `groups` to `member` from now on (joined when this returns)."""
         await self.once.run("start", self._start)
         for group in groups:
             self.groups.setdefault(group, set()).add(member)
             await self.once.run(("join", group), partial(self._join, group))
+
+    # endregion
 
     def detach(self, member: Member, groups: list[str]) -> None:
         for group in groups:
@@ -177,11 +180,15 @@ class Hub:
         ]
         self.channel = channel
 
+    # region: hub-join
     async def _join(self, group: str) -> None:
         # A stalled layer must not hold a socket's handshake for a whole socket_timeout.
         async with asyncio.timeout(settings.CHANNEL_LAYER_JOIN_TIMEOUT):
             await self.layer.group_add(group, self.channel)
 
+    # endregion
+
+    # region: hub-receive
     async def _receive(self, channel: str) -> None:
         while True:
             try:
@@ -203,6 +210,8 @@ class Hub:
                 await self._revoke(members, message["code"], message.get("session"))
             else:
                 await self._deliver(members, message)
+
+    # endregion
 
     async def _deliver(self, members: set[Member], message: dict[str, Any]) -> None:
         seq = message["seq"]

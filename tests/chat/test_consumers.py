@@ -361,6 +361,7 @@ async def test_a_gap_is_filled_by_stream_sync(connect, make_user, make_room):
     await a.close()
 
 
+# region: rolled-back-write-test
 async def test_a_rolled_back_write_broadcasts_nothing(connect, make_user, make_room):
     from django.db import transaction
 
@@ -378,6 +379,9 @@ async def test_a_rolled_back_write_broadcasts_nothing(connect, make_user, make_r
     (frame,) = await a.events(1)
     assert (frame["seq"], frame["message"]["body"]) == (1, "kept")
     await a.close()
+
+
+# endregion
 
 
 async def test_edits_and_deletes_share_a_per_user_limit(connect, make_user, make_room, settings):

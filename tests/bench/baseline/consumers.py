@@ -9,6 +9,7 @@ import json
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 
+# region: baseline-consumer
 class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self):
         self.room_name = self.scope["url_route"]["kwargs"]["room_name"]
@@ -39,3 +40,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
         # Send message to WebSocket
         await self.send(text_data=json.dumps({"message": message}))
+
+
+# endregion
