@@ -261,6 +261,7 @@ class Hub:
         """Whether frames broadcast now reach this hub's sockets."""
         return not self.receive_failing
 
+    # region: hub-layer-failed
     async def _receive_failed(self) -> None:
         """Close every socket at the first failure: frames are being lost, and a client
         that resumes from the event log once the layer is back misses none of them."""
@@ -277,6 +278,8 @@ class Hub:
                     await member.deliver(None, closing)
             except Exception:
                 logger.exception("hub: a socket could not be closed")
+
+    # endregion
 
     async def _probe(self) -> None:
         """Give the receive loop something to receive, so that it notices the layer is back."""
@@ -337,6 +340,7 @@ class Hub:
 
     # Maintenance --------------------------------------------------------------------
 
+    # region: hub-maintenance
     async def _maintain(self) -> None:
         while True:
             await asyncio.sleep(settings.PRESENCE_HEARTBEAT)
@@ -356,6 +360,8 @@ class Hub:
                 del self.groups[group]
                 self.once.forget(("join", group))
                 await self.layer.group_discard(group, self.channel)
+
+    # endregion
 
     async def _refresh_presence(self) -> None:
         sockets = {
