@@ -340,7 +340,7 @@ class Hub:
 
     # Maintenance --------------------------------------------------------------------
 
-    # region: hub-maintenance
+    # region: hub-heartbeat
     async def _maintain(self) -> None:
         while True:
             await asyncio.sleep(settings.PRESENCE_HEARTBEAT)
@@ -351,6 +351,9 @@ class Hub:
                 _raise_if_cancelled(error)
                 logger.exception("hub: maintenance failed; retrying at the next heartbeat")
 
+    # endregion
+
+    # region: hub-renew-groups
     async def _renew_groups(self) -> None:
         """Re-join live groups before the layer's group_expiry; leave the empty ones."""
         for group, members in list(self.groups.items()):
