@@ -90,6 +90,7 @@ class PostAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["liveblog"] if obj else []
 
+    # region: post-admin-save
     def save_model(self, request, obj, form, change) -> None:
         data = form.cleaned_data
         fields = {
@@ -104,6 +105,8 @@ class PostAdmin(admin.ModelAdmin):
         else:
             created = services.post_create(liveblog=data["liveblog"], by=request.user, **fields)
             obj.pk = created.pk
+
+    # endregion
 
     def delete_model(self, request, obj) -> None:
         services.post_delete(liveblog=obj.liveblog, post_id=obj.pk, by=request.user)

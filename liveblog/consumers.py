@@ -21,11 +21,14 @@ class LiveblogConsumer(StreamConsumer):
     protocol = CLIENT
     presence_names = False
 
+    # region: liveblog-audience
     async def authorise(self) -> bool:
         slug = self.scope["url_route"]["kwargs"]["slug"]
         self.liveblog, editor = await database_sync_to_async(self.load)(slug)
         self.audience = EDITORS if editor else READERS
         return self.liveblog is not None
+
+    # endregion
 
     def load(self, slug: str):
         return liveblog_get(slug=slug), user_is_editor(self.user)

@@ -48,9 +48,12 @@ class Liveblog(models.Model):
     def is_live(self) -> bool:
         return self.ended_at is None
 
+    # region: liveblog-group-name
     def group_name(self, audience: str) -> str:
         """The channel-layer group of one audience's sockets."""
         return f"liveblog.{self.pk}.{audience}"
+
+    # endregion
 
     @property
     def presence_group(self) -> str:
@@ -109,11 +112,14 @@ class Post(models.Model):
     def is_published(self) -> bool:
         return self.state == self.State.PUBLISHED
 
+    # region: post-visible-to
     def visible_to(self, audience: str) -> bool:
         """Can `audience` see this post as it is now?"""
         if self.deleted_at is not None:
             return False
         return audience == EDITORS or self.is_published
+
+    # endregion
 
 
 class LiveblogEvent(StreamEventBase):

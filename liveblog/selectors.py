@@ -76,6 +76,7 @@ def post_drafts(*, liveblog: Liveblog) -> list[Post]:
     )
 
 
+# region: post-next-due
 def post_next_due() -> datetime | None:
     """When the next scheduled post goes out, if any is scheduled."""
     return (
@@ -84,6 +85,9 @@ def post_next_due() -> datetime | None:
         .values_list("publish_at", flat=True)
         .first()
     )
+
+
+# endregion
 
 
 def post_for_editors(*, liveblog: Liveblog, post_id: int) -> Post:

@@ -1,3 +1,4 @@
+# region: audience-table
 """Liveblog writes. Each commits under the liveblog's row lock, then broadcasts.
 
 Every change to a post is judged by each audience in turn: could it see the
@@ -15,6 +16,7 @@ publishing a draft is a create for readers and an update for editors,
 unpublishing is a delete for readers, and a draft's edit tells readers nothing.
 Views, the admin, the socket and the scheduler all write through these functions.
 """
+# endregion
 
 from collections.abc import Callable
 from datetime import datetime
@@ -201,6 +203,7 @@ def post_delete(*, liveblog: Liveblog, post_id: int, by) -> Post:
     return post
 
 
+# region: publish-due
 def publish_due(*, now: datetime | None = None) -> list[Post]:
     """Publish the scheduled posts whose time has come (the scheduler's job).
 
@@ -222,6 +225,9 @@ def publish_due(*, now: datetime | None = None) -> list[Post]:
     return published
 
 
+# endregion
+
+
 # Inside the transaction ---------------------------------------------------------------
 
 
@@ -232,6 +238,7 @@ def _unpin_others(liveblog: Liveblog, post: Post) -> None:
         _change(liveblog, other, pinned=False)
 
 
+# region: post-change
 def _change(
     liveblog: Liveblog,
     post: Post,
@@ -250,6 +257,10 @@ def _change(
     _tell_audiences(liveblog, post, before)
 
 
+# endregion
+
+
+# region: tell-audiences
 def _tell_audiences(liveblog: Liveblog, post: Post, before: dict[str, bool]) -> None:
     """Log, for each audience, what this change is to it (see the module's table)."""
     if post.visible_to(READERS) and not before[READERS]:
@@ -264,6 +275,9 @@ def _tell_audiences(liveblog: Liveblog, post: Post, before: dict[str, bool]) -> 
             _forget(liveblog, post, audience)
             gone = GonePost(id=post.pk)
             _log(liveblog, audience, PostDeleted, subject_id=post.pk, post=gone)
+
+
+# endregion
 
 
 def _log(

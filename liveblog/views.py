@@ -152,6 +152,7 @@ def _editor_form(request: HttpRequest, slug: str, form_class):
     return liveblog, form_class(request.POST)
 
 
+# region: liveblog-post-new
 @require_POST
 def post_new(request: HttpRequest, slug: str) -> HttpResponse:
     liveblog, form = _editor_form(request, slug, PostForm)
@@ -175,6 +176,9 @@ def post_new(request: HttpRequest, slug: str) -> HttpResponse:
         State.SCHEDULED: "Scheduled.",
     }
     return _done(request, liveblog, post, note=notes[State(post.state)])
+
+
+# endregion
 
 
 @require_POST

@@ -270,6 +270,7 @@ class Hub:
         """Whether frames broadcast now reach this hub's sockets."""
         return not self.receive_failing
 
+    # region: hub-layer-failed
     async def _receive_failed(self) -> None:
         """Close every socket at the first failure: frames are being lost, and a client
         that resumes from the event log once the layer is back misses none of them."""
@@ -286,6 +287,8 @@ class Hub:
                     await member.deliver(None, closing)
             except Exception:
                 logger.exception("hub: a socket could not be closed")
+
+    # endregion
 
     async def _probe(self) -> None:
         """Give the receive loop something to receive, so that it notices the layer is back."""
@@ -346,6 +349,7 @@ class Hub:
 
     # Maintenance --------------------------------------------------------------------
 
+    # region: hub-heartbeat
     async def _maintain(self) -> None:
         while True:
             await asyncio.sleep(settings.PRESENCE_HEARTBEAT)
@@ -356,6 +360,9 @@ class Hub:
                 _raise_if_cancelled(error)
                 logger.exception("hub: maintenance failed; retrying at the next heartbeat")
 
+    # endregion
+
+    # region: hub-renew-groups
     async def _renew_groups(self) -> None:
         """Re-join live groups before the layer's group_expiry; leave the empty ones."""
         for group, members in list(self.groups.items()):
@@ -365,6 +372,8 @@ class Hub:
                 del self.groups[group]
                 self.once.forget(("join", group))
                 await self.layer.group_discard(group, self.channel)
+
+    # endregion
 
     async def _refresh_presence(self) -> None:
         sockets = {

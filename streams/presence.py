@@ -97,7 +97,9 @@ def presence_refresh(sockets: dict[str, list[tuple[str, Any]]]) -> set[str]:
                     ]
                 )
                 changed.add(stream)
+            # region: presence-sweep
             swept, _ = Presence.objects.filter(stream=stream, last_seen__lt=fresh_after()).delete()
             if swept:
                 changed.add(stream)
+            # endregion
     return changed

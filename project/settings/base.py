@@ -127,6 +127,7 @@ def channel_layers(redis_url: str) -> dict:
                 "CONFIG": {"capacity": capacity, "expiry": 60},
             }
         }
+    # region: redis-channel-layer
     return {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -152,6 +153,7 @@ def channel_layers(redis_url: str) -> dict:
             },
         }
     }
+    # endregion
 
 
 CHANNEL_LAYERS = channel_layers(REDIS_URL)
@@ -160,6 +162,7 @@ CHANNEL_LAYERS = channel_layers(REDIS_URL)
 CHANNEL_LAYER_JOIN_TIMEOUT = env_int("CHANNEL_LAYER_JOIN_TIMEOUT", 5)
 
 
+# region: redis-cache
 def caches(redis_url: str) -> dict:
     """A cache shared by every process when Redis is there (rate limits, the typing throttle)."""
     if not redis_url:
@@ -172,6 +175,9 @@ def caches(redis_url: str) -> dict:
             "OPTIONS": {"socket_timeout": 5, "socket_connect_timeout": 5},
         }
     }
+
+
+# endregion
 
 
 CACHES = caches(REDIS_URL)

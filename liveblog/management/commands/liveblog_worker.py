@@ -43,6 +43,7 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_: stop.set())
         self.stdout.write(f"liveblog worker: publishing scheduled posts (poll {poll} s)")
         self.stdout.flush()
+        # region: worker-loop
         while not stop.is_set():
             close_old_connections()
             try:
@@ -60,4 +61,5 @@ class Command(BaseCommand):
             if upcoming is not None:
                 wait = min(poll, max(0.0, (upcoming - timezone.now()).total_seconds()))
             stop.wait(wait)
+        # endregion
         self.stdout.write("liveblog worker: stopped")
