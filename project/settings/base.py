@@ -137,7 +137,7 @@ def channel_layers(redis_url: str) -> dict:
                         "address": redis_url,
                         # redis-py's default socket_timeout (5 s) is shorter than the
                         # layer's blocking receive, which then fails on an idle
-                        # process and closes every socket with 1011.
+                        # process: its hub closes every socket with 4503.
                         "socket_timeout": env_int("REDIS_SOCKET_TIMEOUT", 30),
                         "socket_connect_timeout": 5,
                         # redis-py caps a pool at 100 connections by default; a burst
