@@ -40,6 +40,7 @@ import uvloop
 from twisted.internet import abstract, tcp  # neither installs a reactor: daphne still does
 
 # The options every daphne of this project runs with, before the caller's own.
+# region: daphne-project-options
 OPTIONS = (
     # An inbound frame over 64 KiB (the consumers' MAX_FRAME_BYTES) is refused from
     # its header, before daphne buffers it: the connection is dropped (the client
@@ -51,7 +52,6 @@ OPTIONS = (
     # editor's copy of a 20,000-character liveblog post, with its HTML). A message
     # over 64 KiB sent in smaller fragments reaches the consumer, which closes 4009.
     "--websocket-max-message-size=1048576",
-    # region: daphne-timeouts
     # Ping a quiet socket after 20 s and drop it 30 s later if it has not answered,
     # so a vanished client costs at most 50 s. nginx's proxy_read_timeout on /ws/
     # is longer than the two together, so it never cuts a live socket.
@@ -60,12 +60,12 @@ OPTIONS = (
     # On SIGTERM, how long consumers get to finish; compose's stop_grace_period
     # for `ws` is longer, so Docker waits for this before it kills.
     "--application-close-timeout=10",
-    # endregion
     # Not here, nor given by any caller: --proxy-headers. daphne would then replace
     # the peer's address with X-Forwarded-For's, whoever sent it, and the app's
     # TrustedProxyMiddleware, which believes forwarded headers only from the
     # proxies in DJANGO_TRUSTED_PROXIES, could no longer tell who the peer is.
 )
+# endregion
 
 
 class WriteThroughServer(tcp.Server):
