@@ -5,19 +5,35 @@ its own, and checks that what the chapter quotes is what appears. Each
 chapter's tests are in a section of their own, named after the chapter.
 """
 
+import importlib.util
 import re
+import shutil
+import socket
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.core.exceptions import SynchronousOnlyOperation
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
 
 from project.asgi import application
 from streams.revocation import CLOSE_SESSION_ENDED
-from tests.support.harness import REPO, app_env, websocket_headers
+from tests.support.harness import (
+    REPO,
+    DaphneServer,
+    ServerProcess,
+    _spawn,
+    app_env,
+    free_port,
+    websocket_headers,
+)
+from tests.support.topology import TEMPLATE
 
 # 10. Testing ----------------------------------------------------------------------
 
@@ -48,19 +64,16 @@ async def test_testing_a_communicator_without_an_origin_is_refused_with_false_an
     assert await headed.receive_output() == {"type": "websocket.close", "code": CLOSE_SESSION_ENDED}
 
 
-def test_testing_a_misspelt_test_stack_stops_pytest_before_any_test():
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "tests/test_imports.py"],
-        cwd=REPO,
-        env=app_env({"TEST_STACK": "redis"}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+def test_testing_a_misspelt_test_stack_stops_pytest_before_any_test(monkeypatch):
+    # A fresh copy of the module tests/conftest.py imports first, run as pytest would run it.
+    monkeypatch.setenv("TEST_STACK", "redis")
+    spec = importlib.util.find_spec("tests.support.stack")
+    assert spec is not None and spec.loader is not None
+    copy = importlib.util.module_from_spec(spec)
+    message = "TEST_STACK must be one of ['', 'postgres-redis'], not 'redis'."
 
-    assert done.returncode != 0
-    assert "TEST_STACK must be one of ['', 'postgres-redis'], not 'redis'." in done.stderr
+    with pytest.raises(pytest.UsageError, match=re.escape(message)):
+        spec.loader.exec_module(copy)
 
 
 # 11. Deploying with compose and scaling out ---------------------------------------------
@@ -147,3 +160,89 @@ def test_deploy_compose_refuses_an_env_file_left_unfilled(tmp_path):
         "required variable POSTGRES_PASSWORD is missing a value: set POSTGRES_PASSWORD"
         " in deploy/.env"
     ) in done.stderr
+
+
+# nginx in front of one daphne, proxying /ws/ with or without the lines of the real
+# template that pass the handshake on: the upgrade, and the Host the Origin must match.
+HANDSHAKE_LINES = (
+    "proxy_http_version",
+    "proxy_set_header Upgrade",
+    "proxy_set_header Connection",
+    "proxy_set_header Host",
+)
+
+
+def handshake_config() -> tuple[str, list[str]]:
+    """The template's `map` for the Connection header, and its lines that pass the handshake."""
+    template = TEMPLATE.read_text()
+    connection_map = re.search(r"^map \$http_upgrade .*?^}", template, re.S | re.M)
+    ws_location = template.split("location /ws/", 1)[1].split("\n    }", 1)[0]
+    lines = [
+        line.strip()
+        for line in ws_location.splitlines()
+        if line.strip().startswith(HANDSHAKE_LINES)
+    ]
+    assert connection_map and len(lines) == len(HANDSHAKE_LINES)
+    return connection_map.group(0), lines
+
+
+@pytest.fixture(scope="module")
+def daphne_alone(tmp_path_factory) -> Iterator[DaphneServer]:
+    folder = tmp_path_factory.mktemp("daphne")
+    server = DaphneServer.start(
+        env={"DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}"}, log_path=folder / "daphne.log"
+    )
+    yield server
+    server.stop()
+
+
+def nginx_to(daphne: DaphneServer, *, passes_upgrade: bool) -> tuple[ServerProcess, int]:
+    # nginx's workers run as nobody: the prefix must be readable by all.
+    prefix = Path(tempfile.mkdtemp(prefix="nginx-"))
+    prefix.chmod(0o755)
+    connection_map, lines = handshake_config()
+    port = free_port()
+    (prefix / "nginx.conf").write_text(
+        f"pid {prefix}/nginx.pid;\nevents {{}}\nhttp {{\n"
+        + "".join(f"  {kind}_temp_path {prefix}/{kind};\n" for kind in ("client_body", "proxy"))
+        + f"  access_log off;\n  {connection_map}\n"
+        + f"  server {{\n    listen 127.0.0.1:{port};\n    location /ws/ {{\n"
+        + f"      proxy_pass http://127.0.0.1:{daphne.port};\n"
+        + "".join(f"      {line}\n" for line in lines if passes_upgrade)
+        + "    }\n  }\n}\n"
+    )
+    argv = ["nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", "stderr",
+            "-g", "daemon off;"]  # fmt: skip
+    nginx = ServerProcess(_spawn(argv, prefix / "nginx.log"), prefix / "nginx.log")
+    nginx.stop_signal = 3  # SIGQUIT: graceful
+
+    def listening() -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", port)) == 0
+
+    nginx.wait_until(listening, "listening")
+    return nginx, port
+
+
+def test_deploy_nginx_that_does_not_pass_the_upgrade_on_gets_a_404_from_django(daphne_alone):
+    for passes_upgrade in (False, True):
+        nginx, port = nginx_to(daphne_alone, passes_upgrade=passes_upgrade)
+        url, origin = f"ws://127.0.0.1:{port}/ws/chat/lobby/", f"http://127.0.0.1:{port}"
+        try:
+            if passes_upgrade:
+                # Through to the consumer, which accepts and closes: nobody is signed in.
+                with (
+                    connect(url, origin=origin, open_timeout=10) as opened,
+                    pytest.raises(ConnectionClosed) as closed,
+                ):
+                    opened.recv(timeout=10)
+                assert closed.value.rcvd.code == CLOSE_SESSION_ENDED
+            else:
+                with pytest.raises(InvalidStatus, match="HTTP 404"):
+                    connect(url, origin=origin, open_timeout=10)
+        finally:
+            nginx.stop()
+            shutil.rmtree(nginx.log_path.parent)
+    log = daphne_alone.log()
+    assert "Not Found: /ws/chat/lobby/" in log
+    assert '"GET /ws/chat/lobby/" 404' in log
