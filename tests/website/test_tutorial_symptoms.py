@@ -8,11 +8,13 @@ chapter's tests are in a section of their own, named after the chapter.
 import importlib.util
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -196,7 +198,10 @@ def daphne_alone(tmp_path_factory) -> Iterator[DaphneServer]:
     server.stop()
 
 
-def nginx_to(daphne: DaphneServer, *, passes_upgrade: bool) -> tuple[ServerProcess, int]:
+@contextmanager
+def nginx_to(daphne: DaphneServer, *, passing: tuple[str, ...]) -> Iterator[tuple[str, str]]:
+    """nginx proxying /ws/ to `daphne` with the template's lines that start with `passing`;
+    the socket URL of a chat room through it, and the Origin of a page it serves."""
     # nginx's workers run as nobody: the prefix must be readable by all.
     prefix = Path(tempfile.mkdtemp(prefix="nginx-"))
     prefix.chmod(0o755)
@@ -208,41 +213,55 @@ def nginx_to(daphne: DaphneServer, *, passes_upgrade: bool) -> tuple[ServerProce
         + f"  access_log off;\n  {connection_map}\n"
         + f"  server {{\n    listen 127.0.0.1:{port};\n    location /ws/ {{\n"
         + f"      proxy_pass http://127.0.0.1:{daphne.port};\n"
-        + "".join(f"      {line}\n" for line in lines if passes_upgrade)
+        + "".join(f"      {line}\n" for line in lines if passing and line.startswith(passing))
         + "    }\n  }\n}\n"
     )
     argv = ["nginx", "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", "stderr",
             "-g", "daemon off;"]  # fmt: skip
     nginx = ServerProcess(_spawn(argv, prefix / "nginx.log"), prefix / "nginx.log")
-    nginx.stop_signal = 3  # SIGQUIT: graceful
+    nginx.stop_signal = signal.SIGQUIT  # graceful
 
     def listening() -> bool:
         with socket.socket() as probe:
             return probe.connect_ex(("127.0.0.1", port)) == 0
 
-    nginx.wait_until(listening, "listening")
-    return nginx, port
+    try:
+        nginx.wait_until(listening, "listening")
+        yield f"ws://127.0.0.1:{port}/ws/chat/lobby/", f"http://127.0.0.1:{port}"
+    finally:
+        nginx.stop()
+        shutil.rmtree(prefix)
 
 
-def test_deploy_nginx_that_does_not_pass_the_upgrade_on_gets_a_404_from_django(daphne_alone):
-    for passes_upgrade in (False, True):
-        nginx, port = nginx_to(daphne_alone, passes_upgrade=passes_upgrade)
-        url, origin = f"ws://127.0.0.1:{port}/ws/chat/lobby/", f"http://127.0.0.1:{port}"
-        try:
-            if passes_upgrade:
-                # Through to the consumer, which accepts and closes: nobody is signed in.
-                with (
-                    connect(url, origin=origin, open_timeout=10) as opened,
-                    pytest.raises(ConnectionClosed) as closed,
-                ):
-                    opened.recv(timeout=10)
-                assert closed.value.rcvd.code == CLOSE_SESSION_ENDED
-            else:
-                with pytest.raises(InvalidStatus, match="HTTP 404"):
-                    connect(url, origin=origin, open_timeout=10)
-        finally:
-            nginx.stop()
-            shutil.rmtree(nginx.log_path.parent)
+def test_deploy_a_ws_location_that_drops_the_upgrade_gets_django_s_404(daphne_alone):
+    with (
+        nginx_to(daphne_alone, passing=()) as (url, origin),
+        pytest.raises(InvalidStatus, match="HTTP 404"),
+    ):
+        connect(url, origin=origin, open_timeout=10)
+
     log = daphne_alone.log()
     assert "Not Found: /ws/chat/lobby/" in log
     assert '"GET /ws/chat/lobby/" 404' in log
+
+
+def test_deploy_a_ws_location_that_drops_the_host_is_refused_by_the_origin_check(daphne_alone):
+    without_host = tuple(line for line in HANDSHAKE_LINES if "Host" not in line)
+    with (
+        nginx_to(daphne_alone, passing=without_host) as (url, origin),
+        pytest.raises(InvalidStatus, match="HTTP 403"),
+    ):
+        connect(url, origin=origin, open_timeout=10)
+
+
+def test_deploy_the_templates_ws_location_passes_the_handshake_on(daphne_alone):
+    # Through to the consumer, which accepts and closes: nobody is signed in.
+    with (
+        nginx_to(daphne_alone, passing=HANDSHAKE_LINES) as (url, origin),
+        connect(url, origin=origin, open_timeout=10) as opened,
+        pytest.raises(ConnectionClosed) as closed,
+    ):
+        opened.recv(timeout=10)
+
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == CLOSE_SESSION_ENDED
