@@ -33,6 +33,7 @@ WORKDIR /app
 ENV PATH=/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     DJANGO_SETTINGS_MODULE=project.settings.production
+# region: image-runs-as
 USER 10001:10001
 EXPOSE 8000
 # /healthz answers only for an allowed host: ask with the first one.
@@ -40,3 +41,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request as u; host = os.environ['DJANGO_ALLOWED_HOSTS'].split(',')[0].strip().lstrip('.'); r = u.urlopen(u.Request('http://127.0.0.1:8000/healthz', headers={'Host': host}), timeout=4); sys.exit(r.status != 200)"]
 # daphne with the project's options (project/daphne.py): where to listen and the app.
 CMD ["python", "-m", "project.daphne", "-b", "0.0.0.0", "-p", "8000", "project.asgi:application"]
+# endregion

@@ -40,6 +40,7 @@ import uvloop
 from twisted.internet import abstract, tcp  # neither installs a reactor: daphne still does
 
 # The options every daphne of this project runs with, before the caller's own.
+# region: daphne-project-options
 OPTIONS = (
     # An inbound frame over 64 KiB (the consumers' MAX_FRAME_BYTES) is refused from
     # its header, before daphne buffers it: the connection is dropped (the client
@@ -64,6 +65,7 @@ OPTIONS = (
     # TrustedProxyMiddleware, which believes forwarded headers only from the
     # proxies in DJANGO_TRUSTED_PROXIES, could no longer tell who the peer is.
 )
+# endregion
 
 
 class WriteThroughServer(tcp.Server):

@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 FINISH_WITHIN = 5.0
 
 
+# region: finish-pending-tasks
 def finish_pending_tasks() -> None:
     try:
         loop = asyncio.get_event_loop_policy().get_event_loop()
@@ -38,6 +39,7 @@ def finish_pending_tasks() -> None:
         task.cancel()
     loop.run_until_complete(asyncio.wait(tasks, timeout=FINISH_WITHIN))
     logger.info("finished %d pending task(s) at exit", len(tasks))
+    # endregion
 
 
 def install() -> None:

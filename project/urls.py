@@ -7,6 +7,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from website.views import login_guarded
 
 
+# region: admin-urls
 def admin_urls(prefix: str) -> list[URLPattern | URLResolver]:
     """The admin under `prefix` ("admin/", "staff-7f3a/"), or nothing when it is empty."""
     prefix = prefix.strip("/")
@@ -17,6 +18,7 @@ def admin_urls(prefix: str) -> list[URLPattern | URLResolver]:
         path(f"{prefix}/login/", login_guarded(admin.site.login)),
         path(f"{prefix}/", admin.site.urls),
     ]
+    # endregion
 
 
 urlpatterns = [

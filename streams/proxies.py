@@ -21,6 +21,7 @@ def trusted_proxy(address: str) -> bool:
     return any(peer in ip_network(entry, strict=False) for entry in settings.TRUSTED_PROXIES)
 
 
+# region: client-address
 def client_address(*, peer: str, forwarded_for: str | None) -> str:
     """The client's address: X-Forwarded-For's last hop when the peer is a trusted proxy.
 
@@ -32,6 +33,7 @@ def client_address(*, peer: str, forwarded_for: str | None) -> str:
         if _is_address(claimed):
             return claimed
     return peer
+    # endregion
 
 
 def scope_address(scope: Mapping[str, Any]) -> str:

@@ -30,7 +30,20 @@ CHAPTERS = Path("docs") / "tutorial"
 
 # Folders that hold no source a chapter shows: tooling, build output, the docs themselves.
 SKIPPED_FOLDERS = {"docs", "node_modules", "staticfiles", "__pycache__"}
-SOURCE_SUFFIXES = {".py", ".js", ".html", ".css", ".conf", ".yml", ".yaml", ".toml", ".sh"}
+# A `.template` is a file of the suffix before it with values still to fill in
+# (deploy/nginx/templates/default.conf.template).
+SOURCE_SUFFIXES = {
+    ".py",
+    ".js",
+    ".html",
+    ".css",
+    ".conf",
+    ".yml",
+    ".yaml",
+    ".toml",
+    ".sh",
+    ".template",
+}
 SOURCE_NAMES = {"Makefile", "Dockerfile"}
 
 _COMMENT = r"(?:#|//|\{#)"
@@ -132,8 +145,8 @@ def chapters(root: Path) -> list[Path]:
 
 
 def language(path: str) -> str:
-    name = Path(path).name
-    return LANGUAGES.get(name, LANGUAGES.get(Path(path).suffix, ""))
+    name = Path(path).name.removesuffix(".template")
+    return LANGUAGES.get(name, LANGUAGES.get(Path(name).suffix, ""))
 
 
 def listing(region: Region) -> str:

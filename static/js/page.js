@@ -9,11 +9,13 @@ const STATE_TEXT = {
   "access-changed": "Your access changed. Reload the page to go on.",
 };
 
+// region: show-state
 // root carries data-state (the tests' readiness signal and the CSS hook); line says it in words.
 export function showState(root, line, state) {
   root.dataset.state = state;
   line.textContent = STATE_TEXT[state];
 }
+// endregion
 
 export function timeLabel(iso, withDate = false) {
   const options = { hour: "2-digit", minute: "2-digit" };

@@ -4,8 +4,10 @@
 // last seq this client applied, applies each seq exactly once and in order,
 // asks again when it sees a gap, and reconnects with backoff and jitter.
 
+// region: client-keepalive
 const PING_EVERY_MS = 20000;
 const SILENCE_LIMIT_MS = 45000;
+// endregion
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 15000;
 

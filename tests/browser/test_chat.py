@@ -116,6 +116,7 @@ def row_with(page: Page, text: str):
 # Tests ---------------------------------------------------------------------------
 
 
+# region: two-people-chat-live
 def test_two_people_chat_live(enter_room, daphne_server, ann, bob):
     room = room_create(name="Two people", created_by=ann)
     page_a = enter_room(daphne_server.url, ann, room.slug)
@@ -128,6 +129,7 @@ def test_two_people_chat_live(enter_room, daphne_server, ann, bob):
 
     say(page_a, "Hello from ann")
     expect(log_b.locator(".message-body")).to_have_text(["Hello from ann"])
+    # endregion
     say(page_b, "Hi ann, bob here")
     expected = [("ann", "Hello from ann"), ("bob", "Hi ann, bob here")]
     for log in (log_a, log_b):

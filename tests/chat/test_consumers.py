@@ -85,6 +85,7 @@ async def test_resume_replays_exactly_what_was_missed(connect, make_user, make_r
     await a.close()
 
 
+# region: retried-client-id-test
 async def test_a_retried_client_id_is_one_message(connect, make_user, make_room):
     room, ann, bob = await db(make_room)(), await db(make_user)(), await db(make_user)()
     a, b = await connect(ann, room), await connect(bob, room)
@@ -103,6 +104,7 @@ async def test_a_retried_client_id_is_one_message(connect, make_user, make_room)
     assert (after["seq"], after["message"]["body"]) == (2, "then this")
     await a.close()
     await b.close()
+    # endregion
 
 
 async def test_the_sender_and_its_other_tabs_see_edits_and_deletes(connect, make_user, make_room):

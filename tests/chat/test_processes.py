@@ -118,6 +118,7 @@ async def test_a_users_sockets_are_counted_across_processes_and_freed_when_one_i
             assert await refused(first, ann_cookie) is None
 
 
+# region: sigterm-stops-daphne-cleanly
 @pytest.mark.timeout(60)
 async def test_sigterm_with_sockets_open_stops_daphne_cleanly(daphne_factory, people):
     room, ann_cookie, _ = people
@@ -131,6 +132,7 @@ async def test_sigterm_with_sockets_open_stops_daphne_cleanly(daphne_factory, pe
         # and exit 0 (not crash in the interpreter's teardown: project/shutdown.py).
         returncode = await asyncio.to_thread(server.process.wait, 20)
     assert returncode == 0, server.log()
+    # endregion
 
 
 SERVER_NAME = "kept-connections-daphne"

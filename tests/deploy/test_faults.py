@@ -301,6 +301,7 @@ def test_a_conversation_survives_a_postgresql_restart(topology, talk):
 # Replicas -------------------------------------------------------------------------------
 
 
+# region: losing-a-replica
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGKILL"])
 def test_a_conversation_survives_losing_a_replica(topology, talk, how):
     before = topology.replica_connections()
@@ -315,6 +316,7 @@ def test_a_conversation_survives_losing_a_replica(topology, talk, how):
         topology.kill_replica(busiest)
     talk.say_each("during")
     talk.check()
+    # endregion
     assert any(client.closes for client in talk.clients), "no client was on the lost replica"
     topology.start_replica(busiest)
     talk.say_each("with both back")

@@ -99,9 +99,11 @@ def off_loop(service: Callable, /, **kwargs):
         return pool.submit(call).result()
 
 
+# region: wait-live
 def wait_live(page: Page) -> Page:
     expect(page.locator("#room")).to_have_attribute("data-state", "live")
     return page
+    # endregion
 
 
 def say(page: Page, text: str) -> None:

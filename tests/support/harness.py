@@ -407,6 +407,7 @@ class DaphneServer(ServerProcess):
         `tree` is the checkout whose code it serves (the benchmark compares two).
         """
         child_env = app_env(env)
+        # region: daphne-on-a-bound-socket
         # Bound and listening before daphne starts: no port can be lost to a race,
         # and a request made before daphne is up waits in the backlog.
         listener = socket.socket()
@@ -419,6 +420,7 @@ class DaphneServer(ServerProcess):
             process = _spawn(argv, log_path, cwd=tree, env=child_env, pass_fds=[listener.fileno()])
         finally:
             listener.close()
+        # endregion
         server = cls(process, log_path, port)
         server.wait_until(lambda: server.get(ready_path)[0] == 200, f"answering {ready_path}")
         return server

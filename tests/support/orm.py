@@ -3,6 +3,7 @@
 from channels.db import database_sync_to_async
 
 
+# region: orm-from-async-tests
 def db(function):
     """`function` as a coroutine function run in Django's one thread for sync code.
 
@@ -11,3 +12,4 @@ def db(function):
     after each call, so a long test behaves as a long-lived socket does.
     """
     return database_sync_to_async(function)
+    # endregion

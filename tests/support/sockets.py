@@ -88,12 +88,14 @@ def socket_opener(login_cookie: Callable, protocol_for: Callable, ephemeral: set
             cookies[user.pk] = await database_sync_to_async(login_cookie)(user)
         if after is not None:
             path += f"?after={after}"
+        # region: communicator-connect
         headers = websocket_headers(origin=origin, cookie=cookies.get(user.pk) if user else None)
         communicator = WebsocketCommunicator(application, path, headers=headers)
         connected, _ = await communicator.connect(timeout=5)
         assert connected is expect
         if not connected:
             return None
+        # endregion
         protocol = await database_sync_to_async(protocol_for)(user)
         client = StreamClient(communicator, protocol, ephemeral)
         if after is None:

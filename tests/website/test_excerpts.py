@@ -165,3 +165,13 @@ def test_javascript_and_templates_mark_regions_in_their_own_comments(start, end)
 def test_markers_that_do_not_pair_up_are_an_error(source, message):
     with pytest.raises(excerpts.RegionError, match=message):
         excerpts.file_regions("f.py", source)
+
+
+def test_a_template_of_a_config_file_is_a_source_shown_in_that_files_language(tmp_path):
+    template = tmp_path / "deploy" / "site.conf.template"
+    template.parent.mkdir()
+    template.write_text("# region: x\nlisten ${PORT};\n# endregion\n")
+    (region,) = excerpts.all_regions(tmp_path).values()
+
+    assert region.text == "listen ${PORT};"
+    assert excerpts.listing(region).split("\n")[2] == "```nginx"
