@@ -60,6 +60,7 @@ def _clean_body(body: str) -> str:
     return text_clean(body, limit=protocol.MAX_BODY, noun="A message")
 
 
+# region: message-create
 def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Message, bool]:
     """Post a message; a retry with the same `client_id` returns the first one, unchanged.
 
@@ -89,6 +90,9 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Me
             raise
         return existing, False
     return message, True
+
+
+# endregion
 
 
 def message_send(*, room: Room, author, body: str, client_id: str) -> tuple[Message, bool]:

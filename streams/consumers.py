@@ -277,6 +277,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             raise ValueError("after must not be negative")
         return after
 
+    # region: stream-replay
     async def replay(self, after: int | None) -> None:
         """Send the stored events after `after` in order, then `stream.ready`.
 
@@ -312,6 +313,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         start = min(after, self.stream_head())
         return start, stream_replay(events, after=start)
 
+    # endregion
+
     @property
     def user(self) -> Any:
         """The socket's user (AnonymousUser when nobody is signed in), from AuthMiddlewareStack."""
@@ -327,6 +330,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             groups.append(user_group(self.member.user.pk))
         return groups
 
+    # region: flood-limit
     def within_flood_limit(self) -> bool:
         now = time.monotonic()
         burst, rate = settings.WEBSOCKET_FLOOD_BURST, settings.WEBSOCKET_FLOOD_RATE
@@ -334,6 +338,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.tokens_at = now
         self.tokens -= 1
         return self.tokens >= 0
+
+    # endregion
 
     async def send_error(self, error: ProtocolError) -> None:
         frame = Error(code=error.code, detail=error.detail, client_id=error.client_id)
