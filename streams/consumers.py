@@ -308,12 +308,12 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                     await self.base_send(outgoing)
             self.live = True
 
+    # endregion
+
     def replay_start(self, events: models.QuerySet, after: int) -> tuple[int, list[Any]]:
         """Where a replay from `after` starts (never past the head), and its first batch."""
         start = min(after, self.stream_head())
         return start, stream_replay(events, after=start)
-
-    # endregion
 
     @property
     def user(self) -> Any:
