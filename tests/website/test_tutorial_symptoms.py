@@ -20,6 +20,8 @@ from tests.support.orm import db
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+# Chapters 6 and 7: a signed-in chat socket on the real ASGI application ---------------
+
 ORIGIN = "http://testserver"
 
 
