@@ -282,6 +282,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             raise ValueError("after must not be negative")
         return after
 
+    # region: stream-replay
     async def replay(self, after: int | None) -> None:
         """Send the stored events after `after` in order, then `stream.ready`.
 
@@ -312,6 +313,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                     await self.base_send(outgoing)
             self.live = True
 
+    # endregion
+
     def replay_start(self, events: models.QuerySet, after: int) -> tuple[int, list[Any]]:
         """Where a replay from `after` starts (never past the head), and its first batch."""
         start = min(after, self.stream_head())
@@ -332,6 +335,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             groups.append(user_group(self.member.user.pk))
         return groups
 
+    # region: flood-limit
     def within_flood_limit(self) -> bool:
         now = time.monotonic()
         burst, rate = settings.WEBSOCKET_FLOOD_BURST, settings.WEBSOCKET_FLOOD_RATE
@@ -339,6 +343,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.tokens_at = now
         self.tokens -= 1
         return self.tokens >= 0
+
+    # endregion
 
     async def send_error(self, error: ProtocolError) -> None:
         frame = Error(code=error.code, detail=error.detail, client_id=error.client_id)

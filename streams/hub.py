@@ -226,6 +226,7 @@ class Hub:
 
     # Revocation ---------------------------------------------------------------------
 
+    # region: hub-revoke
     async def _revoke(self, members: set[Member], code: int, session: str | None) -> None:
         """Close `members`' sockets (only those of `session`, if given) with `code`."""
         for member in tuple(members):
@@ -234,6 +235,8 @@ class Hub:
                     await member.revoke(code)
                 except Exception:
                     logger.exception("hub: closing a revoked socket failed")
+
+    # endregion
 
     async def _recheck_sessions(self) -> None:
         """Close the sockets whose session ended without a word reaching this hub.

@@ -28,6 +28,7 @@ async def socket_admit_scope(scope: Mapping[str, Any], *, stream: str, socket_id
     return await admit(stream=stream, socket_id=socket_id, user=user, address=scope_address(scope))
 
 
+# region: socket-admit
 def socket_admit(*, stream: str, socket_id: str, user, address: str) -> bool:
     """Count a socket opening on `stream`; False (and not counted) when it is one too many.
 
@@ -53,3 +54,6 @@ def socket_admit(*, stream: str, socket_id: str, user, address: str) -> bool:
         return True
     Presence.objects.filter(stream=stream, socket_id=socket_id).delete()
     return False
+
+
+# endregion

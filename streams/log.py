@@ -21,6 +21,7 @@ from .models import StreamEventBase
 REPLAY_BATCH = 500
 
 
+# region: stream-claim
 def stream_claim(stream: models.Model, *, seq_field: str = "last_seq", **also: Any) -> int:
     """Lock the stream row and take its next seq (inside `transaction.atomic()`).
 
@@ -36,6 +37,10 @@ def stream_claim(stream: models.Model, *, seq_field: str = "last_seq", **also: A
     return seq
 
 
+# endregion
+
+
+# region: stream-append
 def stream_append(
     *,
     events: models.Manager,
@@ -55,6 +60,9 @@ def stream_append(
     )
     broadcast_on_commit(group, seq=seq, frame=text)
     return event
+
+
+# endregion
 
 
 def stream_redact(events: models.QuerySet, *, subject_id: int, field: str, value: Any) -> None:

@@ -15,6 +15,7 @@ def rate_limit(key: str, *, limit: int, window: int) -> None:
         raise RateLimited(key)
 
 
+# region: rate-limited
 def rate_limited(key: str, *, limit: int, window: int) -> bool:
     """Count one action for `key`; True when it is over `limit` in this `window` (seconds).
 
@@ -29,3 +30,6 @@ def rate_limited(key: str, *, limit: int, window: int) -> bool:
         cache.set(bucket, 1, timeout=window * 2)
         count = 1
     return count > limit
+
+
+# endregion

@@ -56,6 +56,7 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+# region: sockets-revoke
 def sockets_revoke(*, user_id: int, code: int, session_key: str | None = None) -> None:
     """Close the user's sockets on every process once the current transaction commits.
 
@@ -64,6 +65,9 @@ def sockets_revoke(*, user_id: int, code: int, session_key: str | None = None) -
     group = user_group(user_id)
     message = {"type": REVOKE, "group": group, "code": code, "session": session_key}
     transaction.on_commit(lambda: async_to_sync(channel_layer().group_send)(group, message))
+
+
+# endregion
 
 
 def sessions_ended(sessions: set[tuple[int, str | None]]) -> set[tuple[int, str | None]]:
@@ -111,11 +115,15 @@ def _signed_in_user(session: SessionBase) -> Any:
 # Receivers -------------------------------------------------------------------------
 
 
+# region: logged-out
 def _logged_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
     if user is not None:
         sockets_revoke(
             user_id=user.pk, code=CLOSE_SESSION_ENDED, session_key=request.session.session_key
         )
+
+
+# endregion
 
 
 def _user_saving(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any) -> None:

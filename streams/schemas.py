@@ -225,6 +225,7 @@ class PresenceCount(Frame):
     count: int = Field(ge=0, description="How many people: signed in, or not, counted once each.")
 
 
+# region: error-frame
 class Error(Frame):
     """A frame was refused. The socket stays open."""
 
@@ -238,6 +239,7 @@ class Error(Frame):
             " (without a NUL or a lone surrogate)."
         ),
     )
+    # endregion
 
     @model_serializer(mode="wrap")
     def _absent_not_null(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

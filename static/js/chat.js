@@ -218,6 +218,7 @@ function onFrame(frame) {
   }
 }
 
+// region: chat-on-error
 function onError(frame) {
   const cid = frame.client_id;
   const pending = cid && unsent.get(cid);
@@ -241,7 +242,9 @@ function onError(frame) {
     showFailed(cid, pending, frame.detail, frame.code === "server_error");
   }
 }
+// endregion
 
+// region: chat-resend
 function onState(state) {
   showState(root, stateLine, state);
   if (state === "live") {
@@ -253,6 +256,7 @@ function onState(state) {
     for (const [cid, pending] of unsent) showFailed(cid, pending, state.replace("-", " "), false);
   }
 }
+// endregion
 
 const socket = new StreamSocket({
   path: root.dataset.socket,

@@ -176,6 +176,7 @@ export class StreamSocket {
     }
   }
 
+  // region: stream-sequence
   // Apply events in seq order, each once; hold early ones and ask for the gap.
   sequence(frame) {
     if (frame.seq <= this.applied) return;
@@ -188,6 +189,7 @@ export class StreamSocket {
     }
     if (this.ahead.size > 0 && !this.syncing) this.sync();
   }
+  // endregion
 
   sync() {
     this.syncing = true;
