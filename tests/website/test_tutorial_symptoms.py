@@ -6,6 +6,7 @@ for word: a box that quotes a message nobody sees teaches nothing.
 """
 
 import asyncio
+import http.client
 import importlib.util
 import json
 import re
@@ -183,6 +184,49 @@ application = URLRouter(
     ]
 )
 """
+
+
+WITHOUT_DAPHNE = """\
+from project.settings.dev import *  # noqa: F403
+
+INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "daphne"]  # noqa: F405
+"""
+
+
+def test_asgi_runserver_without_daphne_in_installed_apps_serves_no_socket(tmp_path):
+    (tmp_path / "without_daphne.py").write_text(WITHOUT_DAPHNE)
+    port, log_path = free_port(), tmp_path / "runserver.log"
+    argv = [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"]
+    env = app_env({"PYTHONPATH": f"{REPO}:{tmp_path}", "DJANGO_SETTINGS_MODULE": "without_daphne"})
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        banner = quoted("02-asgi.md", "Starting development server")
+        deadline = time.monotonic() + WAIT
+        while banner not in log_path.read_text():
+            assert server.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.05)
+        handshake = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
+        handshake.request("GET", "/ws/chat/lobby/", headers=UPGRADE_HEADERS)
+        assert handshake.getresponse().status == 404
+        quoted("02-asgi.md", "HTTP/1.1 404 Not Found")
+        not_found = quoted("02-asgi.md", "Not Found: /ws/chat/lobby/")
+        while not_found not in log_path.read_text():
+            assert time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.05)
+        assert "Starting ASGI/Daphne" not in log_path.read_text()
+    finally:
+        server.kill()
+        server.wait()
+
+
+UPGRADE_HEADERS = {
+    "Connection": "Upgrade",
+    "Upgrade": "websocket",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
 
 
 def test_asgi_importing_a_consumer_before_django_is_set_up_is_apps_not_ready(tmp_path):
