@@ -14,9 +14,9 @@ from websockets.asyncio.client import connect
 from websockets.protocol import State
 
 from chat.services import room_create
+from tests.support.sockets import next_frame
 
 IDLE_SECONDS = 30
-ANSWER_TIMEOUT = 10
 
 
 @pytest.fixture
@@ -28,15 +28,6 @@ def room(user):
 def cookies(user, make_user, login_cookie) -> tuple[str, str]:
     """Session cookies for two people: one who listens, one who speaks."""
     return login_cookie(user), login_cookie(make_user())
-
-
-async def receive_until(socket, frame_type: str) -> dict:
-    """The next frame of `frame_type`, skipping others (presence, stream.ready...)."""
-    async with asyncio.timeout(ANSWER_TIMEOUT):
-        while True:
-            frame = json.loads(await socket.recv())
-            if frame["type"] == frame_type:
-                return frame
 
 
 @pytest.mark.timeout(IDLE_SECONDS + 60)
@@ -53,24 +44,24 @@ async def test_an_idle_socket_survives_30_seconds_on_the_redis_layer(
         url, origin=server.origin, additional_headers={"Cookie": listener_cookie},
         ping_interval=None,
     ) as listener:  # fmt: skip
-        await receive_until(listener, "stream.ready")
+        await next_frame(listener, "stream.ready")
 
         await asyncio.sleep(IDLE_SECONDS)  # the behaviour under test, not a wait
 
         assert listener.state is State.OPEN
         await listener.send(json.dumps({"type": "ping"}))
-        assert (await receive_until(listener, "pong"))["seq"] == 0
+        assert (await next_frame(listener, "pong"))["seq"] == 0
 
         # A broadcast reaches the idle socket through the layer.
         async with connect(
             url, origin=server.origin, additional_headers={"Cookie": speaker_cookie},
             ping_interval=None,
         ) as speaker:  # fmt: skip
-            await receive_until(speaker, "stream.ready")
+            await next_frame(speaker, "stream.ready")
             await speaker.send(
                 json.dumps({"type": "chat.send", "body": "still there?", "client_id": "c-1"})
             )
-            message = await receive_until(listener, "chat.message")
+            message = await next_frame(listener, "chat.message")
 
     assert message["message"]["body"] == "still there?"
     assert message["seq"] == 1

@@ -17,10 +17,10 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from chat.services import room_create
+from tests.support.sockets import next_frame
 
 HEARTBEAT, TTL = 1, 4
 PRESENCE_BOUND = TTL + HEARTBEAT
-ANSWER_TIMEOUT = 20
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
 
@@ -30,15 +30,6 @@ def people(make_user, login_cookie):
     ann, bob = make_user(username="ann"), make_user(username="bob")
     room = room_create(name="Across processes", created_by=ann)
     return room, login_cookie(ann), login_cookie(bob)
-
-
-async def next_frame(socket, frame_type: str, within: float = ANSWER_TIMEOUT, **match) -> dict:
-    """The next frame of `frame_type` whose fields equal `match`, skipping others."""
-    async with asyncio.timeout(within):
-        while True:
-            frame = json.loads(await socket.recv())
-            if frame["type"] == frame_type and all(frame.get(k) == v for k, v in match.items()):
-                return frame
 
 
 @pytest.mark.timeout(90)

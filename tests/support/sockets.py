@@ -6,6 +6,7 @@ a later broadcast on the same stream (the same group, through the same layer,
 so in order), or, after a command answered on this socket alone, a ping.
 """
 
+import asyncio
 import json
 from collections.abc import Callable
 
@@ -65,6 +66,16 @@ class StreamClient:
 
     async def close(self) -> None:
         await self.communicator.disconnect()
+
+
+async def next_frame(socket, frame_type: str, within: float = 20, **match) -> dict:
+    """From a real server's socket (websockets' asyncio client): the next frame of
+    `frame_type` whose fields equal `match`, skipping the others."""
+    async with asyncio.timeout(within):
+        while True:
+            frame = json.loads(await socket.recv())
+            if frame["type"] == frame_type and all(frame.get(k) == v for k, v in match.items()):
+                return frame
 
 
 def closed_code(socket) -> int:

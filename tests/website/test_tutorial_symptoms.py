@@ -59,7 +59,7 @@ from tests.support.harness import (
     websocket_headers,
 )
 from tests.support.orm import db
-from tests.support.sockets import socket_opener
+from tests.support.sockets import next_frame, socket_opener
 from tests.support.topology import TEMPLATE
 
 CHAPTERS = REPO / "docs" / "tutorial"
@@ -511,18 +511,6 @@ async def test_ch5_a_broadcast_before_commit_shows_a_message_a_reload_does_not(m
     assert shown["message"]["body"] == "never saved"
     reloaded = await database_sync_to_async(Message.objects.filter(room=room).exists)()
     assert not reloaded
-
-
-ANSWER_TIMEOUT = 10
-
-
-async def next_frame(socket, frame_type: str) -> dict:
-    """The next frame of `frame_type` on a live socket, skipping others."""
-    async with asyncio.timeout(ANSWER_TIMEOUT):
-        while True:
-            frame = json.loads(await socket.recv())
-            if frame["type"] == frame_type:
-                return frame
 
 
 # Chapter 8: the liveblog ---------------------------------------------------------
