@@ -47,3 +47,32 @@ class Presence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user or 'anonymous'} on {self.stream}"
+
+
+class PersonalStream(models.Model):
+    """One user's own stream: what concerns only them (read positions, memberships, mentions).
+
+    Sequenced and replayed like a room's stream; every tab of the user follows it.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    last_seq = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.user}'s stream"
+
+
+class PersonalEvent(StreamEventBase):
+    """One committed change to a user's own stream, as the frame their tabs receive."""
+
+    stream = models.ForeignKey(PersonalStream, on_delete=models.CASCADE, related_name="events")
+
+    class Meta(StreamEventBase.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["stream", "seq"], name="streams_personalevent_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.seq} for user {self.stream_id}"

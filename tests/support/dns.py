@@ -53,6 +53,7 @@ class DnsServer:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
+        self.stopped = False
         self.thread = threading.Thread(target=self.serve, daemon=True)
 
     @property
@@ -64,15 +65,21 @@ class DnsServer:
         return self
 
     def serve(self) -> None:
-        while True:
+        while not self.stopped:
             try:
                 packet, client = self.sock.recvfrom(512)
             except OSError:
-                return  # closed
+                # Closed by stop(); or an ICMP "port unreachable" left by an
+                # answer to a resolver that had gone, which Linux reports on
+                # the next receive: the server must outlive that.
+                continue
             try:
                 self.sock.sendto(answer(packet, self.table), client)
             except (IndexError, struct.error, UnicodeDecodeError):
                 continue  # not a query we understand: no answer
+            except OSError:
+                continue  # the asker went away
 
     def stop(self) -> None:
+        self.stopped = True
         self.sock.close()
