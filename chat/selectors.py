@@ -16,6 +16,11 @@ def room_get(*, slug: str) -> Room | None:
     return Room.objects.filter(slug=slug).first()
 
 
+def room_readable(*, room: Room, user) -> bool:
+    """May `user` read `room` (its page, its history, its stream)?"""
+    return bool(user.is_authenticated)
+
+
 def room_head(*, room: Room) -> int:
     """The seq of the room's latest committed event, read fresh."""
     return Room.objects.values_list("last_seq", flat=True).get(pk=room.pk)
