@@ -23,6 +23,7 @@ from .log import stream_heads
 from .personal import PERSONAL
 from .registry import streams_resolve
 from .schemas import (
+    Error,
     Frame,
     Heads,
     Join,
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 # The socket's own frames; every other frame is a stream's command, and names its stream.
 CLIENT = Protocol(Join, Leave, StreamSync, Ping)
+# What the socket sends of its own; every other frame is a stream's, tagged with its name.
+SERVER = Protocol(Heads, Left, Error)
 
 
 class MultiplexConsumer(StreamConsumer):
