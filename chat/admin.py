@@ -22,7 +22,7 @@ class MembershipInline(admin.TabularInline):
 
     model = Membership
     fields = ["user", "role", "read", "joined_at"]
-    readonly_fields = fields
+    readonly_fields = ["user", "role", "read", "joined_at"]
     extra = 0
 
     def has_add_permission(self, request, obj=None) -> bool:
