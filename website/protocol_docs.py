@@ -122,6 +122,8 @@ def _kind(prop: dict[str, Any]) -> str:
     if kind == "integer":
         return f"integer ≥ {prop['minimum']}" if "minimum" in prop else "integer"
     if kind == "array":
+        if "prefixItems" in prop:  # a tuple
+            return "[" + ", ".join(_kind(item) for item in prop["prefixItems"]) + "]"
         return f"list of {_kind(prop['items'])}s"
     return kind
 
@@ -249,6 +251,9 @@ def sections() -> dict[str, str]:
         "chat-client": _own_frames(chat.CLIENT),
         "chat-server": _own_frames(chat.SERVER),
         "chat-message": _object(chat.Message),
+        "personal-frames": _own_frames(chat.PERSONAL),
+        "chat-room-entry": _object(chat.RoomEntry),
+        "chat-sidebar-room": _object(chat.SidebarRoom, beyond=chat.RoomEntry),
         "liveblog-server": _audience_frames(LIVEBLOG.servers),
         "liveblog-reader-post": _object(liveblog.ReaderPost),
         "liveblog-editor-post": _object(liveblog.EditorPost, beyond=liveblog.ReaderPost),
