@@ -84,12 +84,13 @@ class MuxClient:
         return frame
 
     async def next(self, *types: str, within: float = 10) -> dict:
-        """The next frame of one of `types`, skipping presence and typing."""
+        """The next frame of one of `types`, skipping presence, typing and personal events."""
         while True:
             frame = await self.receive(within)
             if frame["type"] in types:
                 return frame
-            assert frame["type"] in EPHEMERAL, frame
+            personal = frame.get("stream") == "user" and frame["type"].startswith("user.")
+            assert personal or frame["type"] in EPHEMERAL, frame
 
     async def join(self, stream: str, after: int | None = None) -> list[dict]:
         """Join `stream`: the frames it replays, up to and with its `stream.ready`."""
