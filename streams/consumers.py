@@ -391,7 +391,6 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             raise ValueError("after must not be negative")
         return after
 
-    # region: stream-replay
     async def replay(self, afters: dict[Subscription, int | None]) -> None:
         """Send each stream's stored events after its `after` in order, then its `stream.ready`.
 
@@ -411,9 +410,12 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             for subscription in afters:
                 await self.go_live(subscription)
 
+    # region: stream-replay
     async def replay_stream(
         self, subscription: Subscription, start: int, cut: int, head: int, batch: list
     ) -> None:
+        """Send one stream's replay from `start`: its first batch (up to seq `cut`), read with
+        the other streams', then the rest up to the head, then `stream.ready`."""
         upto = start
         for seq, frame in batch:
             await self.send_on(subscription, frame)
