@@ -18,7 +18,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from .consumers import StreamConsumer, Subscription, _join_refusal
+from .consumers import StreamConsumer, Subscription, join_refusal
 from .log import stream_heads
 from .personal import PERSONAL
 from .registry import streams_resolve
@@ -134,7 +134,7 @@ class MultiplexConsumer(StreamConsumer):
         joined: dict[Subscription, int | None] = {}
         for name, stream in resolved.items():
             if isinstance(stream, Exception):
-                await self.send_error(_join_refusal(stream, name))
+                await self.send_error(join_refusal(stream, name))
             else:
                 joined[self.subscribe(stream)] = wanted[name]
         # Join before replaying, as a socket opening does (StreamConsumer.connect).
