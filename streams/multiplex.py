@@ -57,6 +57,9 @@ class MultiplexConsumer(StreamConsumer):
         # Joins not yet resolved (name -> after), and the task resolving them.
         self.joining: dict[str, int | None] = {}
         self.joiner: asyncio.Task[None] | None = None
+        # A tab that reconnects rejoins all its streams at once: its first frames,
+        # as many as it may follow streams, come on top of the flood limit's burst.
+        self.allowance = settings.STREAMS_PER_SOCKET
         await super().connect()
 
     async def disconnect(self, code: int) -> None:
@@ -96,6 +99,12 @@ class MultiplexConsumer(StreamConsumer):
             error.stream = name
             raise
         return subscription, frame
+
+    def within_flood_limit(self) -> bool:
+        if self.allowance > 0:
+            self.allowance -= 1
+            return True
+        return super().within_flood_limit()
 
     # Client commands -------------------------------------------------------------
 
