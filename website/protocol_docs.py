@@ -22,7 +22,7 @@ from chat import protocol as chat
 from chat import routing as chat_routing
 from liveblog import protocol as liveblog
 from liveblog import routing as liveblog_routing
-from streams import schemas
+from streams import multiplex, schemas
 from streams.schemas import ERROR_CODES, TOO_LONG, Frame, Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,6 +200,20 @@ def _stream_frames() -> str:
     return _table(["Direction", "Frame", "Fields", "Meaning"], rows)
 
 
+def _multiplex_frames() -> str:
+    """The multiplexed socket's own frames, by direction (every other frame is a stream's)."""
+    rows = [
+        [direction, f"`{frame_type}`", _field_lines(model), _text(model.__doc__)]
+        for direction, protocol in (
+            ("client → server", multiplex.CLIENT),
+            ("server → client", multiplex.SERVER),
+        )
+        for frame_type, model in protocol.frames.items()
+        if model is not schemas.Error and model is not schemas.Ping
+    ]
+    return _table(["Direction", "Frame", "Fields", "Meaning"], rows)
+
+
 def _own_frames(protocol: Protocol) -> str:
     rows = [
         [f"`{frame_type}`", _field_lines(model), _text(model.__doc__)]
@@ -248,6 +262,7 @@ def sections() -> dict[str, str]:
     """Each generated region of protocol.md, by name."""
     return {
         "stream-frames": _stream_frames(),
+        "multiplex-frames": _multiplex_frames(),
         "chat-client": _own_frames(chat.CLIENT),
         "chat-server": _own_frames(chat.SERVER),
         "chat-message": _object(chat.Message),
