@@ -168,7 +168,7 @@ def dm_open(*, by, users) -> Room:
         )
     if not all(user.is_active for user in people.values()):
         raise ValidationError("One of these accounts is not active.")
-    key = ",".join(str(pk) for pk in sorted(people))
+    key = _direct_key(people)
     try:
         with transaction.atomic():
             room = Room.objects.filter(direct_key=key).first()
@@ -195,6 +195,19 @@ def dm_open(*, by, users) -> Room:
         # A concurrent dm_open of the same people committed first.
         return Room.objects.get(direct_key=key)
     return room
+
+
+def _direct_key(people) -> str:
+    return ",".join(str(pk) for pk in sorted(people))
+
+
+def dm_start(*, by, users) -> Room:
+    """dm_open from the page: a conversation it would start counts against the room creation
+    limit (ROOM_CREATE_LIMIT every ROOM_CREATE_WINDOW seconds); finding one does not."""
+    if not Room.objects.filter(direct_key=_direct_key({by.pk, *(u.pk for u in users)})).exists():
+        limit, window = settings.ROOM_CREATE_LIMIT, settings.ROOM_CREATE_WINDOW
+        rate_limit(f"room.create:{by.pk}", limit=limit, window=window)
+    return dm_open(by=by, users=users)
 
 
 def read_mark(*, room: Room, user, seq: int) -> int:
