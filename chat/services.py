@@ -121,13 +121,13 @@ def room_leave(*, room: Room, user) -> None:
     with transaction.atomic():
         deleted, _ = Membership.objects.filter(room=room, user_id=user.pk).delete()
         if deleted:
-            _tell_left(room=room, user_id=user.pk, user=user)
+            _tell_left(room=room, user=user)
 
 
-def _tell_left(*, room: Room, user_id: int, user) -> None:
+def _tell_left(*, room: Room, user) -> None:
     personal_append(user=user, frame=protocol.UserLeft, subject_id=room.pk, room=room.stream_name)
     if not room.is_public:
-        subscriptions_revoke(user_id=user_id, stream=room.stream_name)
+        subscriptions_revoke(user_id=user.pk, stream=room.stream_name)
 
 
 def _require_owner(*, room: Room, by) -> None:
