@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
+from streams.personal import personal_head
 from streams.ratelimit import RateLimited
 
 from . import services
@@ -38,20 +39,42 @@ def room_index(request: HttpRequest) -> HttpResponse:
     return render(request, "chat/room_list.html", {"rooms": rooms, "form": form}, status=status)
 
 
-@login_required
-def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    room = get_object_or_404(Room, slug=slug)
+def _latest(room: Room) -> dict:
+    """The latest page of the room's history, with the head it was read at."""
     # Read the head before the messages: the page then shows at least every
     # change up to the head, and the socket replays whatever came after it.
     head = room_head(room=room)
     messages = [Message.of(message).model_dump() for message in message_list(room=room)]
+    entry = {
+        "stream": f"chat:{room.slug}",
+        "slug": room.slug,
+        "name": room.name,
+        "kind": "public",
+        "url": room.get_absolute_url(),
+        "head": head,
+        "read": head,
+        "unread": 0,
+        "mentions": 0,
+    }
+    return {
+        "messages": messages,
+        "more": len(messages) == PAGE,
+        "head": head,
+        "read": head,
+        "room": entry,
+    }
+
+
+@login_required
+def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    room = get_object_or_404(Room, slug=slug)
+    personal = personal_head(user=request.user)
     return render(
         request,
         "chat/room.html",
         {
             "room": room,
-            "head": head,
-            "initial": {"messages": messages, "more": len(messages) == PAGE},
+            "app": {"personal": personal, "sidebar": [], **_latest(room)},
             "max_body": MAX_BODY,
         },
     )
@@ -60,11 +83,13 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def room_history(request: HttpRequest, slug: str) -> JsonResponse:
-    """Older messages for scroll-back: ?before=<message id>."""
+    """Older messages for scroll-back: ?before=<message id>; without it, the latest page."""
     room = get_object_or_404(Room, slug=slug)
+    if "before" not in request.GET:
+        return JsonResponse(_latest(room))
     try:
         before = int(request.GET["before"])
-    except (KeyError, ValueError):
+    except ValueError:
         return JsonResponse({"error": "before must be a message id"}, status=400)
     messages = message_list(room=room, before_id=before)
     return JsonResponse(
