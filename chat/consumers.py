@@ -7,7 +7,7 @@ from streams.consumers import StreamConsumer
 from . import services
 from .models import Room
 from .protocol import CLIENT
-from .selectors import message_frame, room_events, room_get, room_head
+from .selectors import message_frame, room_events, room_get, room_head, room_readable
 
 
 # region: chat-consumer
@@ -19,11 +19,14 @@ class ChatConsumer(StreamConsumer):
     # Stream hooks ------------------------------------------------------------
 
     async def authorise(self) -> bool:
-        """Only to a room that exists (anonymous sockets were closed with 4401)."""
+        """Only to a room that exists and the user may read (anonymous sockets were closed
+        with 4401): a private room's non-member is refused as for a missing room."""
         room = await database_sync_to_async(room_get)(
             slug=self.scope["url_route"]["kwargs"]["slug"]
         )
-        if room is None:
+        if room is None or not await database_sync_to_async(room_readable)(
+            room=room, user=self.user
+        ):
             return False
         self.room = room
         return True

@@ -70,6 +70,24 @@ def sockets_revoke(*, user_id: int, code: int, session_key: str | None = None) -
 # endregion
 
 
+def subscriptions_revoke(*, user_id: int, stream: str) -> None:
+    """Drop the user's subscriptions to `stream` on every process once the transaction
+    commits: they lost the right to read it (removed from a private room, or left it).
+
+    Until a socket can drop one stream of several, a socket on that stream is
+    closed with 4403, and the page reconnects to be authorised anew.
+    """
+    group = user_group(user_id)
+    message = {
+        "type": REVOKE,
+        "group": group,
+        "code": CLOSE_RIGHTS_CHANGED,
+        "session": None,
+        "stream": stream,
+    }
+    transaction.on_commit(lambda: async_to_sync(channel_layer().group_send)(group, message))
+
+
 def sessions_ended(sessions: set[tuple[int, str | None]]) -> set[tuple[int, str | None]]:
     """Those of the (user id, session key) pairs whose session no longer signs that user in.
 

@@ -236,6 +236,11 @@ SIGNUP_LIMIT = env_int("SIGNUP_LIMIT", 10)
 SIGNUP_WINDOW = env_int("SIGNUP_WINDOW", 3600)
 ROOM_CREATE_LIMIT = env_int("ROOM_CREATE_LIMIT", 10)
 ROOM_CREATE_WINDOW = env_int("ROOM_CREATE_WINDOW", 3600)
+# Chat: the unread message ids the room page starts with, per room; the people one
+# message can mention (and notify); the people of one direct conversation.
+CHAT_UNREAD_IDS = env_int("CHAT_UNREAD_IDS", 200)
+CHAT_MENTIONS_PER_MESSAGE = env_int("CHAT_MENTIONS_PER_MESSAGE", 20)
+CHAT_DIRECT_MEMBERS = env_int("CHAT_DIRECT_MEMBERS", 9)
 WEBSOCKET_FLOOD_BURST = env_int("WEBSOCKET_FLOOD_BURST", 60)
 WEBSOCKET_FLOOD_RATE = env_int("WEBSOCKET_FLOOD_RATE", 5)
 
