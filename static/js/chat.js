@@ -16,9 +16,6 @@ const RETRY_EVERY_MS = 2000;
 const SERVER_ERROR_TRIES = 5;
 const NOTIFY_KEY = "chat.notify-mentions";
 
-// The page as the server rendered it: the open room's history (as the history
-// endpoint gives it), the sidebar's rooms, and the personal stream's seq.
-const app = JSON.parse(document.getElementById("chat-app").textContent);
 
 const root = document.getElementById("room");
 const me = root.dataset.user;
@@ -43,6 +40,18 @@ const notifyToggle = document.getElementById("notify-toggle");
 
 const rooms = new Map(); // stream -> the sidebar's entry (a RoomEntry and its counted ids)
 const presence = new Map(); // stream -> who is here
+// The page as the server rendered it: the open room's history as the history
+// endpoint gives it, the sidebar's rooms, and the personal stream's seq.
+const fromPage = (id) => JSON.parse(document.getElementById(id).textContent);
+const app = {
+  ...fromPage("initial-messages"),
+  room: fromPage("chat-entry"),
+  head: Number(root.dataset.seq),
+  read: Number(root.dataset.read),
+  sidebar: fromPage("chat-sidebar"),
+  personal: Number(root.dataset.personal),
+};
+
 const rows = new Map(); // message id -> <li>, in the open room
 const unsent = new Map(); // client_id -> { stream, body, row, failures }
 const typers = new Map(); // username -> time the indicator expires, in the open room
@@ -56,7 +65,6 @@ let lastTypingSent = 0;
 
 // Sidebar: rooms, direct messages and their counts --------------------------------
 
-// region: chat-room-entry
 // A sidebar entry counts what the server counted (RoomEntry) plus what the
 // socket brought since: `head` is the last room seq counted, so an event is
 // counted once however often it is replayed; the ids let a delete or a read
@@ -70,7 +78,6 @@ function entryOf(room) {
     item: null,
   };
 }
-// endregion
 
 function renderEntry(entry) {
   const item = entry.item ?? element("li", "room-entry");
@@ -124,7 +131,6 @@ function setCounts(entry, unread, mentions) {
   renderEntry(entry);
 }
 
-// region: chat-count
 // Called with each event of a room in the sidebar, once, in seq order.
 function count(entry, frame) {
   if (frame.seq <= entry.head) return;
@@ -177,9 +183,7 @@ function countRead(entry, read) {
   }
   setCounts(entry, unread, mentions);
 }
-// endregion
 
-// region: chat-mark-read
 // The open room counts as read once its end is on screen in a visible tab; the
 // server moves the read position and tells every tab of the user (user.read).
 function markRead() {
@@ -189,7 +193,6 @@ function markRead() {
   const seq = entry.head;
   if (socket.send(current.stream, { type: "chat.read", seq })) countRead(entry, seq);
 }
-// endregion
 
 // Rendering the open room -----------------------------------------------------------
 
@@ -285,13 +288,9 @@ function upsert(message) {
 
 // "New messages" goes above the first message after the read position that
 // someone else wrote.
-function showDivider(messages, room) {
-  const unreadIds = new Map(room.unread_ids ?? []);
+function showDivider(messages, read, unreadIds) {
   const first = messages.find(
-    (m) =>
-      m.author !== me &&
-      !m.deleted &&
-      (m.seq !== undefined ? m.seq > room.read : unreadIds.has(m.id)),
+    (m) => m.author !== me && !m.deleted && (m.seq !== undefined ? m.seq > read : unreadIds.has(m.id)),
   );
   if (!first) return null;
   const divider = element("li", "unread-divider");
@@ -405,7 +404,6 @@ function confirms(frame) {
 
 // Streams --------------------------------------------------------------------------
 
-// region: chat-follow
 // Every room the page shows or counts is one stream on the tab's socket.
 function follow(stream, seq) {
   socket.join(stream, {
@@ -416,7 +414,6 @@ function follow(stream, seq) {
     onLeft: (reason) => roomLeft(stream, reason),
   });
 }
-// endregion
 
 function roomEvent(stream, frame) {
   const message = frame.message;
@@ -560,7 +557,6 @@ const socket = new MultiplexSocket({
 
 // Opening a room ---------------------------------------------------------------------
 
-// region: chat-open-room
 // Another room, without a reload: its history comes as JSON (with its head and
 // read position), the address changes, and the socket follows one more stream
 // if the room is not in the sidebar already.
@@ -584,7 +580,6 @@ async function openRoom(url, { push = true, message = null } = {}) {
   if (push) window.history.pushState({ url }, "", url);
   show(page, message);
 }
-// endregion
 
 function show(page, message) {
   const previous = current;
@@ -602,12 +597,9 @@ function show(page, message) {
     hasOlder: page.more,
     gone: false,
   };
-  const entry = rooms.get(room.stream);
-  if (entry) {
-    // The server's fresh count replaces the one kept live since the page loaded.
-    Object.assign(entry, entryOf(room), { item: entry.item, head: Math.max(entry.head, page.head) });
-    renderEntry(entry);
-  }
+  // The sidebar's count, kept live, knows which messages are unread; a room
+  // not in the sidebar has none.
+  const unreadIds = rooms.get(room.stream)?.unreadIds ?? new Map();
   for (const other of rooms.values()) renderEntry(other);
   heading.textContent = room.name;
   document.title = `${room.name} · Chat`;
@@ -620,7 +612,7 @@ function show(page, message) {
   rows.clear();
   list.replaceChildren();
   for (const item of page.messages) upsert(item);
-  const divider = showDivider(page.messages, room);
+  const divider = showDivider(page.messages, page.read, unreadIds);
   for (const pending of unsent.values()) if (pending.stream === room.stream) list.append(pending.row);
   olderButton.hidden = !current.hasOlder;
   if (!socket.has(room.stream)) follow(room.stream, page.head);
@@ -664,7 +656,6 @@ async function toggleNotify() {
   renderNotifyToggle();
 }
 
-// region: chat-notify
 function notifyMention(frame, entry) {
   // Not for what a reconnect replays, nor in a tab the user is looking at.
   if (!socket.isLive || document.visibilityState !== "hidden" || !notifyWanted()) return;
@@ -680,7 +671,6 @@ function notifyMention(frame, entry) {
     openRoom(url, { message: frame.message });
   });
 }
-// endregion
 
 // Commands ----------------------------------------------------------------------
 

@@ -291,7 +291,6 @@ export class StreamSocket extends Connection {
   }
 }
 
-// region: multiplex-socket
 // One socket per tab, `/ws/?after=<personal seq>`, carrying many streams, each
 // tagged with its name ("stream": "chat:lobby"). The server joins the personal
 // stream on connect; every other stream is joined with `stream.join`, again on
@@ -413,4 +412,3 @@ export class MultiplexSocket extends Connection {
     }
   }
 }
-// endregion
