@@ -76,7 +76,17 @@ class Typing(Frame):
     type: Literal["chat.typing"] = "chat.typing"
 
 
+class Read(Frame):
+    """The user has read the room up to `seq`: the read position moves (never back), and
+    every tab of the user hears it on the personal stream. Multiplexed socket only."""
+
+    type: Literal["chat.read"] = "chat.read"
+    seq: Seq
+
+
 CLIENT = Protocol(Send, Edit, Delete, Typing, Ping, Sync)
+# A room's commands on the multiplexed socket, each with the room's `stream`.
+COMMANDS = Protocol(Send, Edit, Delete, Typing, Read)
 
 
 # What the server sends -------------------------------------------------------------------

@@ -40,12 +40,21 @@ def presence_snapshot(*, stream: str, names: bool = True) -> dict:
 
 
 @database_sync_to_async
-def presence_join(*, stream: str, socket_id: str, user) -> None:
-    """Count a socket on `stream`; `user` is None for an anonymous one."""
-    Presence.objects.update_or_create(
-        stream=stream,
-        socket_id=socket_id,
-        defaults={"user": user, "last_seen": timezone.now()},
+def presence_join(sockets: list[tuple[str, str, Any]]) -> None:
+    """Count each (stream, socket id, user) socket on its stream; user None for an anonymous one.
+
+    One statement for them all: a tab that joins fifty rooms at once writes
+    its fifty rows together.
+    """
+    now = timezone.now()
+    Presence.objects.bulk_create(
+        [
+            Presence(stream=stream, socket_id=socket_id, user=user, last_seen=now)
+            for stream, socket_id, user in sockets
+        ],
+        update_conflicts=True,
+        unique_fields=["stream", "socket_id"],
+        update_fields=["user", "last_seen"],
     )
 
 

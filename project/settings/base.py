@@ -221,6 +221,8 @@ CHAT_CHANGE_LIMIT = env_int("CHAT_CHANGE_LIMIT", 20)
 # Sockets open at once: per signed-in user, and per address for anonymous ones.
 SOCKETS_PER_USER = env_int("SOCKETS_PER_USER", 20)
 SOCKETS_PER_ADDRESS = env_int("SOCKETS_PER_ADDRESS", 50)
+# Streams one multiplexed socket (/ws/) may follow at once, the user's own aside.
+STREAMS_PER_SOCKET = env_int("STREAMS_PER_SOCKET", 100)
 # chat.typing is told to a room at most once every this many seconds per user.
 CHAT_TYPING_EVERY = env_int("CHAT_TYPING_EVERY", 2)
 # Logins: after this many failures for one username from one address, that
