@@ -196,6 +196,7 @@ function markRead() {
 
 // Rendering the open room -----------------------------------------------------------
 
+// Someone's name, as a button that starts (or finds) a direct conversation with them.
 function authorName(name) {
   if (name === me) return element("span", "message-author", name);
   const node = button(name, () => startDm(name));
@@ -350,12 +351,9 @@ function renderPresence() {
   const users = (current && presence.get(current.stream)) ?? [];
   presenceList.replaceChildren(
     ...users.map((name) => {
-      const item = element("li", "", name === me ? `${name} (you)` : name);
-      if (name !== me) {
-        const dm = button("Message", () => startDm(name));
-        dm.setAttribute("aria-label", `Send ${name} a direct message`);
-        item.append(" ", dm);
-      }
+      if (name === me) return element("li", "", `${name} (you)`);
+      const item = element("li");
+      item.append(authorName(name));
       return item;
     }),
   );

@@ -249,7 +249,7 @@ def test_a_direct_message_starts_from_a_name_and_is_found_again(sign_in, daphne_
     opened = sockets_opened(page_a)
     expect(page_a.locator("#presence li")).to_have_count(2)
 
-    page_a.get_by_role("button", name="Send bob a direct message").first.click()
+    page_a.locator("#presence").get_by_role("button", name="bob").click()
     wait_live(page_a)
     expect(page_a.get_by_role("heading", level=1)).to_have_text("bob")
     dm_url = page_a.url
