@@ -10,6 +10,7 @@ folded sidebar. Tests wait on page state, never on a sleep.
 from collections.abc import Callable, Iterator
 
 import pytest
+from django.test import override_settings
 from playwright.sync_api import BrowserContext, Page, expect
 
 from chat.models import Message
@@ -22,8 +23,10 @@ from chat.services import (
     room_create,
     room_join,
 )
+from project.settings.base import channel_layers
 from tests.support.browser import ROWS, off_loop, say, wait_live
 from tests.support.harness import DaphneServer
+from tests.support.stack import ON_REDIS_STACK
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,6 +54,18 @@ SHOWN = "() => window.shown.map(note => [note.title, note.body])"
 
 
 # Fixtures ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def daphne_server(daphne_factory, request: pytest.FixtureRequest) -> Iterator[DaphneServer]:
+    """daphne on a Redis layer this process shares: what a test does through a service
+    (a post, a delete, a removal) reaches the pages live, as it would from another page."""
+    if ON_REDIS_STACK:
+        yield daphne_factory()
+        return
+    url = request.getfixturevalue("redis_server").url
+    with override_settings(CHANNEL_LAYERS=channel_layers(url)):
+        yield daphne_factory(REDIS_URL=url)
 
 
 @pytest.fixture
@@ -106,6 +121,14 @@ def mentions(page: Page, room):
     return entry(page, room).locator(".mention-badge")
 
 
+def switch_to(page: Page, room) -> None:
+    """Open `room` from the sidebar; return once it is the open room, live."""
+    link = entry(page, room).locator("a.room-link")
+    link.click()
+    expect(link).to_have_attribute("aria-current", "page")
+    wait_live(page)
+
+
 def post(room, author, body: str, n: int = 0) -> Message:
     message, _created = off_loop(
         message_create, room=room, author=author, body=body, client_id=f"{body}-{n}"
@@ -149,8 +172,7 @@ def test_an_unread_badge_rises_live_and_reading_in_one_tab_clears_it_in_the_othe
     # Her own messages are not unread to her, and she is reading the room.
     expect(unread(page_a, side)).to_be_hidden()
 
-    entry(first, side).get_by_role("link").click()
-    wait_live(first)
+    switch_to(first, side)
     expect(first.get_by_role("heading", level=1)).to_have_text("Side")
     expect(first.locator("#messages .unread-divider")).to_have_count(1)
     expect(first.locator("#messages .unread-divider + li.message .message-body")).to_have_text(
@@ -162,10 +184,8 @@ def test_an_unread_badge_rises_live_and_reading_in_one_tab_clears_it_in_the_othe
     expect(second.get_by_role("heading", level=1)).to_have_text("Lobby")
 
     # Reopened, it has nothing new: no divider.
-    entry(first, lobby).get_by_role("link").click()
-    wait_live(first)
-    entry(first, side).get_by_role("link").click()
-    wait_live(first)
+    switch_to(first, lobby)
+    switch_to(first, side)
     expect(first.locator(ROWS)).to_have_count(2)
     expect(first.locator("#messages .unread-divider")).to_have_count(0)
 
@@ -222,7 +242,9 @@ def test_a_member_removed_from_a_private_room_stops_receiving_in_every_tab_at_on
     off_loop(member_remove, room=secret, user=bob, by=ann)
     for tab in (first, second):
         expect(entry(tab, secret)).to_have_count(0)
-    expect(first.locator("#room-notice")).to_have_text("You are not a member of this room any more.")
+    expect(first.locator("#room-notice")).to_have_text(
+        "You are not a member of this room any more."
+    )
     expect(first.get_by_label("Message", exact=True)).to_be_disabled()
 
     post(secret, ann, "After the removal")
@@ -245,44 +267,53 @@ def test_a_member_removed_from_a_private_room_stops_receiving_in_every_tab_at_on
 def test_a_direct_message_starts_from_a_name_and_is_found_again(sign_in, daphne_server, ann, bob):
     lobby = public_room("Lobby", ann, bob)
     page_b = sign_in(bob, f"/chat/{lobby.slug}/")
+    say(page_b, "bob in the Lobby")
     page_a = sign_in(ann, f"/chat/{lobby.slug}/")
     opened = sockets_opened(page_a)
-    expect(page_a.locator("#presence li")).to_have_count(2)
+    expect(page_a.locator("#presence li")).to_have_text(["ann (you)", "bob"])
 
     page_a.locator("#presence").get_by_role("button", name="bob").click()
-    wait_live(page_a)
     expect(page_a.get_by_role("heading", level=1)).to_have_text("bob")
+    wait_live(page_a)
     dm_url = page_a.url
     assert dm_url != f"{daphne_server.url}/chat/{lobby.slug}/"
     say(page_a, "Just between us")
 
     # It turns up in bob's sidebar, counted, while he is in the Lobby.
     direct = page_b.locator('#dm-links li[data-kind="direct"]')
-    expect(direct).to_have_count(1)
+    expect(direct.locator(".room-link-name")).to_have_text(["ann"])
     expect(direct.locator(".unread-badge")).to_have_text("1")
     direct.get_by_role("link").click()
+    expect(direct.get_by_role("link")).to_have_attribute("aria-current", "page")
     wait_live(page_b)
     assert page_b.url == dm_url
     expect(page_b.locator(f"{ROWS} .message-body")).to_have_text(["Just between us"])
-
-    # Found again from bob's name on a message, and from a fresh load.
+    expect(direct.locator(".unread-badge")).to_be_hidden()
     say(page_b, "Agreed")
+
+    # Found again after a reload: in the sidebar, and from bob's name on his message.
+    page_a.reload()
+    wait_live(page_a)
+    expect(page_a.get_by_role("heading", level=1)).to_have_text("bob")
     page_a.goto(f"{daphne_server.url}/chat/{lobby.slug}/")
     wait_live(page_a)
-    expect(page_a.locator("#dm-links li")).to_have_count(1)
-    expect(page_a.locator("#dm-links li")).to_have_text("bob")
-    say(page_a, "Back in the Lobby")
-    entry_link = page_a.locator("#dm-links li").get_by_role("link")
-    entry_link.click()
+    mine = page_a.locator("#dm-links li")
+    expect(mine.locator(".room-link-name")).to_have_text(["bob"])
+    mine.get_by_role("link").click()
+    expect(mine.get_by_role("link")).to_have_attribute("aria-current", "page")
     wait_live(page_a)
     assert page_a.url == dm_url
     expect(page_a.locator(f"{ROWS} .message-body")).to_have_text(["Just between us", "Agreed"])
-    page_a.locator("#messages .author-button", has_text="bob").first.click()
+    page_a.go_back()
+    expect(page_a.get_by_role("heading", level=1)).to_have_text("Lobby")
     wait_live(page_a)
-    assert page_a.url == dm_url
+    page_a.locator("#messages .author-button", has_text="bob").click()
+    expect(page_a).to_have_url(dm_url)
+    expect(page_a.get_by_role("heading", level=1)).to_have_text("bob")
+    wait_live(page_a)
     (room,) = {message.room for message in Message.objects.filter(body="Agreed")}
     assert off_loop(dm_open, by=ann, users=[bob]) == room
-    assert len(opened) == 1  # the reload's socket; the DMs opened none
+    assert len(opened) == 2  # the reload's and the goto's; opening the DM opened none
 
 
 def test_a_mention_shows_a_badge_and_notifies_a_hidden_tab_but_not_someone_who_cannot_read_it(
@@ -337,13 +368,12 @@ def test_switching_rooms_opens_no_new_socket(sign_in, daphne_server, ann):
     opened = sockets_opened(page)
     page.reload()
     wait_live(page)
-    assert opened == [f"{daphne_server.url.replace('http', 'ws')}/ws/?after=0"]
+    (url,) = opened
+    assert url.startswith(f"{daphne_server.url.replace('http', 'ws')}/ws/?after=")
 
-    entry(page, side).get_by_role("link").click()
-    wait_live(page)
+    switch_to(page, side)
     say(page, "In Side")
-    entry(page, lobby).get_by_role("link").click()
-    wait_live(page)
+    switch_to(page, lobby)
     expect(page.locator(ROWS)).to_have_count(0)
     page.go_back()
     wait_live(page)
@@ -379,8 +409,7 @@ def test_on_a_phone_the_sidebar_folds_behind_a_button_and_the_composer_stays_at_
     toggle.click()
     expect(sidebar).to_be_visible()
     expect(toggle).to_have_attribute("aria-expanded", "true")
-    entry(page, side).get_by_role("link").click()
-    wait_live(page)
+    switch_to(page, side)
     expect(sidebar).to_be_hidden()
     expect(page.get_by_role("heading", level=1)).to_have_text("Side")
     box = composer.bounding_box()
