@@ -94,6 +94,8 @@ function renderEntry(entry) {
   mentions.title = `${entry.mentions} mentioning you`;
   mentions.hidden = entry.mentions === 0;
   link.append(unread, mentions);
+  const counts = [entry.unread && `${entry.unread} unread`, entry.mentions && `${entry.mentions} mentioning you`];
+  link.setAttribute("aria-label", [entry.name, ...counts.filter(Boolean)].join(", "));
   if (current?.stream === entry.stream) link.setAttribute("aria-current", "page");
   link.addEventListener("click", (event) => {
     if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
@@ -561,17 +563,19 @@ const socket = new MultiplexSocket({
 async function openRoom(url, { push = true, message = null } = {}) {
   const attempt = ++opening;
   closeSidebar();
-  let page = null;
+  let response;
   try {
-    const response = await fetch(new URL("history", new URL(url, window.location.href)), {
+    response = await fetch(new URL("history", new URL(url, window.location.href)), {
       headers: { Accept: "application/json" },
     });
-    if (response.ok) page = await response.json();
   } catch {
-    // Offline: the address below shows what the server says once it is back.
+    if (attempt === opening) showError("Could not open the room: the server cannot be reached.");
+    return;
   }
+  const page = response.ok ? await response.json() : null;
   if (attempt !== opening) return;
   if (!page) {
+    // Not found, or not readable any more: the page at that address says which.
     window.location.assign(url);
     return;
   }
