@@ -171,19 +171,24 @@ def sidebar(*, user) -> list[SidebarRoom]:
         counted[room_id].append((message_id, seq))
         if mentions:
             mentioned[room_id].append(message_id)
-    entries = [
+    rooms = sorted(
+        (row for row in own if row.room.kind != Room.Kind.DIRECT),
+        key=lambda row: row.room.name.casefold(),
+    )
+    # Conversations, the latest active first (never active: the newest).
+    direct = sorted(
+        (row for row in own if row.room.kind == Room.Kind.DIRECT),
+        key=lambda row: (row.room.last_activity_at or row.room.created_at, row.room.pk),
+        reverse=True,
+    )
+    return [
         SidebarRoom(
             **_entry(row, user, names),
             unread_ids=counted[row.room_id],
             mention_ids=mentioned[row.room_id],
         )
-        for row in own
+        for row in rooms + direct
     ]
-    rooms = sorted(
-        (entry for entry in entries if entry.kind != "direct"), key=lambda e: e.name.casefold()
-    )
-    direct = sorted((entry for entry in entries if entry.kind == "direct"), key=lambda e: -e.head)
-    return rooms + direct
 
 
 def _unread_ids(user) -> list[tuple[int, int, int, bool]]:

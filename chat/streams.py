@@ -21,12 +21,6 @@ from .selectors import message_frame, room_events, room_readable
 PREFIX = "chat"
 
 
-def room_stream_name(room: Room) -> str:
-    """The room's stream's name on the multiplexed socket."""
-    return f"{PREFIX}:{room.slug}"
-
-
-# region: rooms-resolve
 def rooms_resolve(slugs: Sequence[str | None], user) -> dict[str | None, Stream | Exception]:
     """The rooms of `slugs` that `user` may read, as streams, in one query for the rooms."""
     rooms = {room.slug: room for room in Room.objects.filter(slug__in=[s for s in slugs if s])}
@@ -42,16 +36,11 @@ def rooms_resolve(slugs: Sequence[str | None], user) -> dict[str | None, Stream 
     return resolved
 
 
-# endregion
-
-
 class RoomStream(Stream):
     commands = COMMANDS
 
     def __init__(self, *, room: Room, user) -> None:
-        super().__init__(
-            name=room_stream_name(room), group=room.group_name, presence=room.group_name
-        )
+        super().__init__(name=room.stream_name, group=room.group_name, presence=room.group_name)
         self.room = room
         self.user = user
 
@@ -87,10 +76,7 @@ class RoomStream(Stream):
 
     async def command_chat_read(self, reply: Reply, seq: int) -> None:
         """Move the user's read position in the room (told on their personal stream)."""
-        read_mark = getattr(services, "read_mark", None)
-        if read_mark is None:
-            raise PermissionDenied("Read positions are not kept yet.")
-        await database_sync_to_async(read_mark)(room=self.room, user=self.user, seq=seq)
+        await database_sync_to_async(services.read_mark)(room=self.room, user=self.user, seq=seq)
 
     # region: chat-send-message
     def send_message(self, body: str, client_id: str) -> str | None:

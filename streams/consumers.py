@@ -100,7 +100,6 @@ class Subscription:
         self.gone = False
 
 
-# region: replay-starts
 def replay_starts(requests: list[tuple[Stream, int | None]]) -> list[tuple[int, int, int, list]]:
     """For each (stream, after): where its replay starts (never past the head), where its
     first batch ends, the head, and that batch. Two queries, however many streams."""
@@ -115,9 +114,6 @@ def replay_starts(requests: list[tuple[Stream, int | None]]) -> list[tuple[int, 
         (start, cut, head, batch)
         for (_events, start, cut), head, batch in zip(ranges, heads, batches, strict=True)
     ]
-
-
-# endregion
 
 
 class StreamConsumer(AsyncJsonWebsocketConsumer):
@@ -244,7 +240,6 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     # endregion
 
-    # region: stream-handle
     def parse(self, content: Any) -> tuple[Subscription | None, Frame]:
         """The frame as its model, and the subscription whose stream handles it (None: the
         consumer does)."""
@@ -265,8 +260,6 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     def handler(self, frame: Frame) -> Any:
         return getattr(self, "command_" + frame.type.replace(".", "_"), None)
-
-    # endregion
 
     # Client commands every stream socket speaks --------------------------------
 
@@ -326,7 +319,6 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         stream = resolved[name]
         return None if isinstance(stream, Exception) else stream
 
-    # region: stream-subscribe
     def subscribe(self, stream: Stream) -> Subscription:
         """Follow `stream`: its subscription, and the member the hub will deliver it to."""
         subscription = Subscription(stream)
@@ -346,8 +338,6 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         )
         self.subscriptions[stream.name] = subscription
         return subscription
-
-    # endregion
 
     async def unsubscribe(self, subscription: Subscription) -> None:
         """Stop following a stream: leave its groups and its presence."""
@@ -401,7 +391,6 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             raise ValueError("after must not be negative")
         return after
 
-    # region: stream-replay
     async def replay(self, afters: dict[Subscription, int | None]) -> None:
         """Send each stream's stored events after its `after` in order, then its `stream.ready`.
 
@@ -421,9 +410,12 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             for subscription in afters:
                 await self.go_live(subscription)
 
+    # region: stream-replay
     async def replay_stream(
         self, subscription: Subscription, start: int, cut: int, head: int, batch: list
     ) -> None:
+        """Send one stream's replay from `start`: its first batch (up to seq `cut`), read with
+        the other streams', then the rest up to the head, then `stream.ready`."""
         upto = start
         for seq, frame in batch:
             await self.send_on(subscription, frame)

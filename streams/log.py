@@ -95,7 +95,6 @@ def stream_replay(
     return list(events.filter(seq__gt=after).order_by("seq").values_list("seq", "frame")[:limit])
 
 
-# region: streams-replay
 def stream_heads(heads: list[tuple[models.QuerySet, str]]) -> list[int]:
     """The heads of many streams, in one query: each is (the row holding it, its column)."""
     parts = [
@@ -136,6 +135,3 @@ def _union(parts: list[models.QuerySet]) -> list[tuple]:
         first, *others = parts[start : start + UNION_CHUNK]
         rows.extend(first.union(*others, all=True) if others else first)
     return rows
-
-
-# endregion

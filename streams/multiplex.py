@@ -72,7 +72,6 @@ class MultiplexConsumer(StreamConsumer):
             await self.joins_done()
         await super().receive_json(content, **kwargs)
 
-    # region: mux-parse
     def parse(self, content: Any) -> tuple[Subscription | None, Frame]:
         """The socket's own frames as `protocol` says; any other names its stream, whose
         `commands` validate the rest of it."""
@@ -98,11 +97,8 @@ class MultiplexConsumer(StreamConsumer):
             raise
         return subscription, frame
 
-    # endregion
-
     # Client commands -------------------------------------------------------------
 
-    # region: mux-join
     async def command_stream_join(self, stream: str, after: int | None = None) -> None:
         """Follow `stream` from `after`: gathered with the joins that arrive meanwhile."""
         self.joining[stream] = after
@@ -154,8 +150,6 @@ class MultiplexConsumer(StreamConsumer):
         """Wait until the joins asked for so far are followed (or refused)."""
         while self.joiner is not None and not self.joiner.done():
             await asyncio.shield(self.joiner)
-
-    # endregion
 
     async def command_stream_leave(self, stream: str) -> None:
         """Stop following `stream`; answered with `stream.left`."""

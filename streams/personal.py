@@ -29,7 +29,6 @@ def personal_group(user_id: int) -> str:
     return f"user.{user_id}.events"
 
 
-# region: personal-append
 def personal_append(*, user, frame: type[Frame], subject_id: int = 0, **fields: Any) -> int:
     """Append `frame(seq=<next>, **fields)` to `user`'s stream; broadcast it after commit.
 
@@ -47,9 +46,6 @@ def personal_append(*, user, frame: type[Frame], subject_id: int = 0, **fields: 
             subject_id=subject_id,
         )
     return seq
-
-
-# endregion
 
 
 def personal_head(*, user) -> int:

@@ -25,7 +25,6 @@ from .schemas import Protocol
 Reply = Callable[[str], Awaitable[None]]
 
 
-# region: stream-class
 class Stream:
     """One stream as one user may follow it: its groups, its log, the commands it takes.
 
@@ -60,8 +59,6 @@ class Stream:
         raise NotImplementedError
 
 
-# endregion
-
 # A kind's resolver: each key (None for a name without one) -> its stream, or the refusal.
 Resolver = Callable[[Sequence[str | None], Any], dict[str | None, Stream | Exception]]
 
@@ -73,7 +70,6 @@ def stream_kind_register(prefix: str, resolve: Resolver) -> None:
     _kinds[prefix] = resolve
 
 
-# region: streams-resolve
 def streams_resolve(names: Sequence[str], *, user: Any) -> dict[str, Stream | Exception]:
     """Each name as `user` may follow it, or why not: one resolver call per kind, not per name."""
     wanted: dict[str, dict[str | None, str]] = {}
@@ -89,6 +85,3 @@ def streams_resolve(names: Sequence[str], *, user: Any) -> dict[str, Stream | Ex
         for wanted_key, full_name in keys.items():
             found[full_name] = resolved.get(wanted_key) or ObjectDoesNotExist("No such stream.")
     return found
-
-
-# endregion

@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from chat import services
 from chat import streams as chat_streams
+from chat.protocol import PERSONAL
 from chat.protocol import SERVER as CHAT_SERVER
 from liveblog import services as liveblog_services
 from liveblog.protocol import READER_SERVER
@@ -54,8 +55,10 @@ def check(frame: dict) -> None:
         READER_SERVER.check(untagged)
     elif untagged["type"] == "stream.ready":
         Ready.model_validate(untagged)
-    else:
+    elif untagged["type"] == "user.note":
         Note.model_validate(untagged)
+    else:
+        PERSONAL.check(untagged)
 
 
 async def close_code(communicator: WebsocketCommunicator) -> int:
@@ -81,12 +84,13 @@ class MuxClient:
         return frame
 
     async def next(self, *types: str, within: float = 10) -> dict:
-        """The next frame of one of `types`, skipping presence and typing."""
+        """The next frame of one of `types`, skipping presence, typing and personal events."""
         while True:
             frame = await self.receive(within)
             if frame["type"] in types:
                 return frame
-            assert frame["type"] in EPHEMERAL, frame
+            personal = frame.get("stream") == "user" and frame["type"].startswith("user.")
+            assert personal or frame["type"] in EPHEMERAL, frame
 
     async def join(self, stream: str, after: int | None = None) -> list[dict]:
         """Join `stream`: the frames it replays, up to and with its `stream.ready`."""
@@ -102,12 +106,15 @@ class MuxClient:
             if got["type"] in ("stream.ready", "error"):
                 return replayed
 
-    async def events(self, count: int) -> list[dict]:
-        """The next `count` stream events (frames with a seq), skipping everything else."""
+    async def events(self, count: int, *, personal: bool = False) -> list[dict]:
+        """The next `count` events (frames with a seq) of the rooms, or of the personal
+        stream if `personal`, skipping everything else."""
         found: list[dict] = []
         while len(found) < count:
             frame = await self.receive(10)
-            if "seq" in frame and frame["type"] != "stream.ready":
+            if "seq" not in frame or frame["type"] == "stream.ready":
+                continue
+            if (frame["stream"] == "user") == personal:
                 found.append(frame)
         return found
 
@@ -390,7 +397,7 @@ async def test_the_personal_stream_resumes_from_after_and_streams_live(open_mux,
     ]
     await db(personal_append)(user=bob, frame=Note, text="not ann's")
     await db(personal_append)(user=ann, frame=Note, text="live")
-    (frame,) = await client.events(1)
+    (frame,) = await client.events(1, personal=True)
     assert frame == {"stream": "user", "type": "user.note", "seq": 4, "text": "live"}
     await client.send({"type": "stream.leave", "stream": "user"})
     error = await client.next("error")
@@ -513,3 +520,47 @@ async def test_rejoining_fifty_rooms_at_once_takes_a_few_queries(
     assert 1 <= batches <= 3, statements
     assert len(statements) <= 6 * batches + 1, statements  # and the ping's heads
     await client.close()
+
+
+async def test_chat_read_moves_the_read_position_and_every_tab_hears_it(open_mux, make_user, room):
+    ann, bob = await db(make_user)(), await db(make_user)()
+    lobby = await db(room)("Lobby")
+    await db(services.room_join)(room=lobby, user=ann)
+    for n in range(3):
+        await db(post)(lobby, bob, f"m{n}")
+    tab, other_tab = await opened(await open_mux(ann)), await opened(await open_mux(ann))
+    await tab.join("chat:lobby")
+    await tab.send({"type": "chat.read", "stream": "chat:lobby", "seq": 2})
+    for client in (tab, other_tab):
+        (frame,) = await client.events(1, personal=True)
+        assert (frame["type"], frame["room"], frame["read"]) == ("user.read", "chat:lobby", 2)
+    await tab.close()
+    await other_tab.close()
+
+
+async def test_a_private_room_is_refused_to_others_and_dropped_when_a_member_is_removed(
+    open_mux, make_user
+):
+    owner, bob, eve = [await db(make_user)() for _ in range(3)]
+
+    def private_room():
+        staff = services.room_create(name="Staff", created_by=owner, kind="private")
+        services.member_add(room=staff, by=owner, user=bob)
+        return staff
+
+    staff = await db(private_room)()
+    intruder = await opened(await open_mux(eve))
+    (refused,) = await intruder.join("chat:staff")
+    assert (refused["code"], refused["stream"]) == ("not_allowed", "chat:staff")
+    member = await opened(await open_mux(bob))
+    await member.join("chat:staff")
+
+    def remove():
+        with transaction.atomic():
+            services.member_remove(room=staff, by=owner, user=bob)
+
+    await db(remove)()
+    left = await member.next("stream.left")
+    assert left == {"type": "stream.left", "stream": "chat:staff", "reason": "not_allowed"}
+    await intruder.close()
+    await member.close()
