@@ -13,7 +13,8 @@ import pytest
 from django.test import override_settings
 from playwright.sync_api import BrowserContext, Page, expect
 
-from chat.models import Message
+from chat.models import Membership, Message
+from chat.selectors import room_head
 from chat.services import (
     dm_open,
     member_add,
@@ -34,6 +35,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 HIDE_TAB = """() => {
   Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
   Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+# And in the foreground again.
+SHOW_TAB = """() => {
+  delete document.visibilityState;
+  delete document.hidden;
   document.dispatchEvent(new Event("visibilitychange"));
 }"""
 
@@ -188,6 +196,30 @@ def test_an_unread_badge_rises_live_and_reading_in_one_tab_clears_it_in_the_othe
     switch_to(first, side)
     expect(first.locator(ROWS)).to_have_count(2)
     expect(first.locator("#messages .unread-divider")).to_have_count(0)
+
+
+def test_a_hidden_tab_leaves_the_open_room_unread_until_it_is_shown(
+    sign_in, daphne_server, ann, bob
+):
+    lobby = public_room("Lobby", ann, bob)
+    page = sign_in(bob, f"/chat/{lobby.slug}/")
+    with page.expect_websocket() as opened:
+        page.reload()
+    socket = opened.value
+    wait_live(page)
+    page.evaluate(HIDE_TAB)
+
+    post(lobby, ann, "While bob looks away")
+    expect(page.locator(f"{ROWS} .message-body")).to_have_text(["While bob looks away"])
+    expect(unread(page, lobby)).to_have_text("1")
+    membership = Membership.objects.get(room=lobby, user=bob)
+    assert membership.read < room_head(room=lobby)
+
+    with socket.expect_event("framereceived", predicate=lambda text: '"user.read"' in text):
+        page.evaluate(SHOW_TAB)
+    expect(unread(page, lobby)).to_be_hidden()
+    membership.refresh_from_db()
+    assert membership.read == room_head(room=lobby)
 
 
 def test_counts_are_right_after_a_reconnect_that_missed_messages_and_after_a_delete(
