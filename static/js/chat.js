@@ -60,6 +60,9 @@ let current = null; // the open room: { stream, name, url, history, shown, hasOl
 let socketState = "connecting";
 let shownState = null;
 let opening = 0; // which openRoom() call is the latest
+// The events of the room being opened that arrive while its history is on its
+// way: shown after it, if the history was read before them.
+let arriving = null;
 let loadingOlder = false;
 let lastTypingSent = 0;
 
@@ -421,6 +424,7 @@ function roomEvent(stream, frame) {
   const mine = frame.type === "chat.message" && message.author === me && pending?.stream === stream;
   const entry = rooms.get(stream);
   if (entry) count(entry, frame);
+  if (arriving?.stream === stream) arriving.frames.push(frame);
   if (current?.stream !== stream) {
     if (mine) {
       pending.row.remove();
@@ -563,6 +567,9 @@ const socket = new MultiplexSocket({
 async function openRoom(url, { push = true, message = null } = {}) {
   const attempt = ++opening;
   closeSidebar();
+  const path = new URL(url, window.location.href).pathname;
+  const known = [...rooms.values()].find((e) => new URL(e.url, window.location.href).pathname === path);
+  arriving = known ? { stream: known.stream, frames: [] } : null;
   let response;
   try {
     response = await fetch(new URL("history", new URL(url, window.location.href)), {
@@ -614,6 +621,10 @@ function show(page, message) {
   rows.clear();
   list.replaceChildren();
   for (const item of page.messages) upsert(item);
+  if (arriving?.stream === room.stream) {
+    for (const frame of arriving.frames) if (frame.seq > page.head) upsert(frame.message);
+  }
+  arriving = null;
   const divider = showDivider(page.messages, page.read, unreadIds);
   for (const pending of unsent.values()) if (pending.stream === room.stream) list.append(pending.row);
   olderButton.hidden = !current.hasOlder;
@@ -815,6 +826,8 @@ sidebarToggle.addEventListener("click", () => {
 });
 notifyToggle.addEventListener("click", toggleNotify);
 
+// The open room from the seq its history was read at, which may be before the sidebar's.
+follow(app.room.stream, app.head);
 for (const room of app.sidebar) addRoom(room);
 window.history.replaceState({ url: app.room.url }, "", window.location.href);
 renderNotifyToggle();
