@@ -364,6 +364,8 @@ def test_a_mention_shows_a_badge_and_notifies_a_hidden_tab_but_not_someone_who_c
     page_c.evaluate(RECORD_NOTIFICATIONS)
     page_c.evaluate(HIDE_TAB)
 
+    # Carol cannot read the Secret room: its mention of her tells her nothing. Had it
+    # told her, it would have come first, before the mention she can read.
     off_loop(message_create, room=secret, author=ann, body="Not for @carol", client_id="s1")
     say(page_a, "Over here, @carol")
     expect(mentions(page_c, side)).to_have_text("@1")
@@ -371,7 +373,7 @@ def test_a_mention_shows_a_badge_and_notifies_a_hidden_tab_but_not_someone_who_c
     expect(page_c.locator(f'#sidebar li[data-stream="chat:{secret.slug}"]')).to_have_count(0)
     assert page_c.evaluate(SHOWN) == [["ann mentioned you in Side", "Over here, @carol"]]
 
-    # In her own view of the message, the mention of her stands out.
+    # A mention is highlighted for the one it names only.
     expect(page_a.locator("#messages a.mention")).to_have_text("@carol")
     expect(page_a.locator("#messages a.mention.me")).to_have_count(0)
 
