@@ -78,38 +78,44 @@ function entryOf(room) {
     unreadIds: new Map(room.unread_ids ?? []), // message id -> room seq
     mentionIds: new Map((room.mention_ids ?? []).map((id) => [id, null])),
     deletedIds: new Set(),
-    item: null,
+    item: null, // its <li> in the sidebar
   };
 }
 
+// An entry's link is built once and updated in place, so that a count that
+// changes does not take the keyboard focus away from it.
 function renderEntry(entry) {
-  const item = entry.item ?? element("li", "room-entry");
-  item.dataset.stream = entry.stream;
-  item.dataset.kind = entry.kind;
-  const link = element("a", "room-link");
-  link.href = entry.url;
-  link.append(element("span", "room-link-name", entry.name));
-  if (entry.kind === "private") link.append(element("span", "room-kind", "private"));
-  const unread = element("span", "badge unread-badge", String(entry.unread));
-  unread.title = `${entry.unread} unread`;
+  if (!entry.item) {
+    entry.item = element("li", "room-entry");
+    entry.item.dataset.stream = entry.stream;
+    entry.item.dataset.kind = entry.kind;
+    const link = element("a", "room-link");
+    link.href = entry.url;
+    link.append(element("span", "room-link-name", entry.name));
+    if (entry.kind === "private") link.append(element("span", "room-kind", "private"));
+    link.append(element("span", "badge unread-badge"), element("span", "badge mention-badge"));
+    link.addEventListener("click", (event) => {
+      if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+      event.preventDefault();
+      openRoom(entry.url);
+    });
+    entry.item.append(link);
+    (entry.kind === "direct" ? dmLinks : roomLinks).append(entry.item);
+  }
+  const link = entry.item.firstElementChild;
+  const unread = link.querySelector(".unread-badge");
+  unread.textContent = String(entry.unread);
   unread.hidden = entry.unread === 0;
-  const mentions = element("span", "badge mention-badge", `@${entry.mentions}`);
-  mentions.title = `${entry.mentions} mentioning you`;
+  const mentions = link.querySelector(".mention-badge");
+  mentions.textContent = `@${entry.mentions}`;
   mentions.hidden = entry.mentions === 0;
-  link.append(unread, mentions);
-  const counts = [entry.unread && `${entry.unread} unread`, entry.mentions && `${entry.mentions} mentioning you`];
+  const counts = [
+    entry.unread && `${entry.unread} unread`,
+    entry.mentions && `${entry.mentions} mentioning you`,
+  ];
   link.setAttribute("aria-label", [entry.name, ...counts.filter(Boolean)].join(", "));
   if (current?.stream === entry.stream) link.setAttribute("aria-current", "page");
-  link.addEventListener("click", (event) => {
-    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
-    event.preventDefault();
-    openRoom(entry.url);
-  });
-  item.replaceChildren(link);
-  if (!entry.item) {
-    entry.item = item;
-    (entry.kind === "direct" ? dmLinks : roomLinks).append(item);
-  }
+  else link.removeAttribute("aria-current");
 }
 
 function addRoom(room) {
