@@ -15,6 +15,8 @@ const RETRY_EVERY_MS = 2000;
 // Retry button, rather than tried every RETRY_EVERY_MS for as long as the page is open.
 const SERVER_ERROR_TRIES = 5;
 const NOTIFY_KEY = "chat.notify-mentions";
+// The states after which the socket stays closed (stream.js).
+const ENDED = new Set(["signed-out", "access-changed"]);
 
 
 const root = document.getElementById("room");
@@ -484,7 +486,7 @@ function roomReady(stream) {
 function onState(state) {
   socketState = state;
   renderState();
-  if (state === "signed-out" || state === "access-changed") {
+  if (ENDED.has(state)) {
     // The socket has stopped for good: nothing still unsent will be.
     for (const [cid, pending] of unsent) showFailed(cid, pending, state.replace("-", " "), false);
   }
@@ -708,8 +710,10 @@ function submit() {
   const body = input.value.trim();
   if (!body || !current || current.gone) return;
   const cid = clientId();
-  unsent.set(cid, { stream: current.stream, body, row: showUnsent(body), failures: 0 });
-  socket.send(current.stream, sendFrame(cid));
+  const pending = { stream: current.stream, body, row: showUnsent(body), failures: 0 };
+  unsent.set(cid, pending);
+  if (ENDED.has(socketState)) showFailed(cid, pending, socketState.replace("-", " "), false);
+  else socket.send(current.stream, sendFrame(cid));
   input.value = "";
   input.focus();
 }

@@ -448,3 +448,22 @@ def test_on_a_phone_the_sidebar_folds_behind_a_button_and_the_composer_stays_at_
     expect(page.get_by_role("heading", level=1)).to_have_text("Side")
     box = composer.bounding_box()
     assert box is not None and 844 - 160 < box["y"] + box["height"] <= 844
+
+
+def test_a_change_of_rights_ends_the_tabs_socket_and_what_is_sent_after_it_fails(sign_in, ann):
+    lobby = public_room("Lobby", ann)
+    page = sign_in(ann, f"/chat/{lobby.slug}/")
+
+    def promote(*, user) -> None:
+        user.is_staff = True
+        user.save()
+
+    off_loop(promote, user=ann)
+    expect(page.locator("#room")).to_have_attribute("data-state", "access-changed")
+    expect(page.locator("#connection-state")).to_have_text(
+        "Your access changed. Reload the page to go on."
+    )
+    say(page, "Too late")
+    failed = page.locator("#messages li.message.failed")
+    expect(failed.locator(".message-time")).to_have_text("not sent: access changed")
+    assert not Message.objects.filter(body="Too late").exists()
