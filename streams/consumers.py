@@ -79,7 +79,7 @@ def _as_protocol_error(
     return ProtocolError(code, " ".join(error.messages), client_id=client_id, stream=stream)
 
 
-def _join_refusal(error: Exception, stream: str) -> ProtocolError:
+def join_refusal(error: Exception, stream: str) -> ProtocolError:
     """Why a stream may not be followed, in the words of the resolver that refused it."""
     if isinstance(error, PermissionDenied):
         return ProtocolError("not_allowed", str(error) or "Not allowed.", stream=stream)
@@ -191,8 +191,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         """Called when the socket closes (not when the server process dies)."""
         if self.hub is not None:
-            for subscription in list(self.subscriptions.values()):
-                await self.unsubscribe(subscription)
+            await self.unsubscribe(*self.subscriptions.values())
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
@@ -339,15 +338,16 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self.subscriptions[stream.name] = subscription
         return subscription
 
-    async def unsubscribe(self, subscription: Subscription) -> None:
-        """Stop following a stream: leave its groups and its presence."""
+    async def unsubscribe(self, *subscriptions: Subscription) -> None:
+        """Stop following streams: leave their groups and their presence."""
         assert self.hub is not None
-        subscription.gone = True
-        subscription.held.clear()
-        if self.subscriptions.get(subscription.stream.name) is subscription:
-            del self.subscriptions[subscription.stream.name]
-        self.hub.detach(subscription.member, self.groups_joined(subscription))
-        await self.hub.present_leave(subscription.member)
+        for subscription in subscriptions:
+            subscription.gone = True
+            subscription.held.clear()
+            if self.subscriptions.get(subscription.stream.name) is subscription:
+                del self.subscriptions[subscription.stream.name]
+            self.hub.detach(subscription.member, self.groups_joined(subscription))
+        await self.hub.present_leave(*(subscription.member for subscription in subscriptions))
 
     async def join_hub(self, subscriptions: list[Subscription], *, opening: bool) -> bool:
         """Attach to the hub; if it cannot deliver, close with CLOSE_UNAVAILABLE.

@@ -360,13 +360,16 @@ class Hub:
             if member.announced:
                 self.announce(member.presence, member.names)
 
-    async def present_leave(self, member: Member) -> None:
-        sockets = self.present.get(member.presence)
-        if sockets is not None:
-            sockets.discard(member)
-        await presence.presence_leave(stream=member.presence, socket_id=member.socket_id)
-        if member.announced:
-            self.announce(member.presence, member.names)
+    async def present_leave(self, *members: Member) -> None:
+        """Stop counting each member's socket on its presence stream (one write for them all)."""
+        for member in members:
+            sockets = self.present.get(member.presence)
+            if sockets is not None:
+                sockets.discard(member)
+        await presence.presence_leave_all([(m.presence, m.socket_id) for m in members])
+        for member in members:
+            if member.announced:
+                self.announce(member.presence, member.names)
 
     def announce(self, stream: str, names: bool) -> None:
         """Send `stream`'s presence soon, together with whatever else changes meanwhile."""

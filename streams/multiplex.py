@@ -18,7 +18,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from .consumers import StreamConsumer, Subscription, _join_refusal
+from .consumers import StreamConsumer, Subscription, join_refusal
 from .log import stream_heads
 from .personal import PERSONAL
 from .registry import streams_resolve
@@ -57,6 +57,9 @@ class MultiplexConsumer(StreamConsumer):
         # Joins not yet resolved (name -> after), and the task resolving them.
         self.joining: dict[str, int | None] = {}
         self.joiner: asyncio.Task[None] | None = None
+        # A tab that reconnects rejoins all its streams at once: its first frames,
+        # as many as it may follow streams, come on top of the flood limit's burst.
+        self.allowance = settings.STREAMS_PER_SOCKET
         await super().connect()
 
     async def disconnect(self, code: int) -> None:
@@ -97,6 +100,12 @@ class MultiplexConsumer(StreamConsumer):
             raise
         return subscription, frame
 
+    def within_flood_limit(self) -> bool:
+        if self.allowance > 0:
+            self.allowance -= 1
+            return True
+        return super().within_flood_limit()
+
     # Client commands -------------------------------------------------------------
 
     async def command_stream_join(self, stream: str, after: int | None = None) -> None:
@@ -134,7 +143,7 @@ class MultiplexConsumer(StreamConsumer):
         joined: dict[Subscription, int | None] = {}
         for name, stream in resolved.items():
             if isinstance(stream, Exception):
-                await self.send_error(_join_refusal(stream, name))
+                await self.send_error(join_refusal(stream, name))
             else:
                 joined[self.subscribe(stream)] = wanted[name]
         # Join before replaying, as a socket opening does (StreamConsumer.connect).

@@ -564,3 +564,19 @@ async def test_a_private_room_is_refused_to_others_and_dropped_when_a_member_is_
     assert left == {"type": "stream.left", "stream": "chat:staff", "reason": "not_allowed"}
     await intruder.close()
     await member.close()
+
+
+async def test_a_tab_rejoining_more_streams_than_the_flood_burst_is_not_closed(
+    open_mux, make_user, room, settings
+):
+    settings.WEBSOCKET_FLOOD_BURST = 5
+    settings.STREAMS_PER_SOCKET = 12
+    ann = await db(make_user)()
+    rooms = [await db(room)(f"R{n}") for n in range(12)]
+    client = await opened(await open_mux(ann))
+    for r in rooms:
+        await client.send({"type": "stream.join", "stream": f"chat:{r.slug}"})
+    ready = {(await client.next("stream.ready"))["stream"] for _ in rooms}
+    assert ready == {f"chat:{r.slug}" for r in rooms}
+    assert len((await client.ping())["heads"]) == 13
+    await client.close()
