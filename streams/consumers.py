@@ -169,9 +169,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if stream is None:  # no such stream, or not this user's to read
             await self.close()
             return
-        if not await socket_admit_scope(
-            self.scope, stream=stream.presence, socket_id=self.socket_id
-        ):
+        presence = stream.presence
+        if not await socket_admit_scope(self.scope, stream=presence, socket_id=self.socket_id):
             # Accepted first, so the client sees the code (a refused handshake is a bare 403).
             await self.accept()
             await self.close(code=CLOSE_TOO_MANY_SOCKETS)
@@ -434,6 +433,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         await self.send_on(subscription, encode(Ready(seq=upto).model_dump()))
         await self.go_live(subscription)
 
+    # endregion
+
     async def go_live(self, subscription: Subscription) -> None:
         """Send the frames held during the replay, but those it sent; then stream live."""
         while subscription.held:
@@ -441,8 +442,6 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             if held_seq is None or held_seq > subscription.replayed_upto:
                 await self.base_send(outgoing)
         subscription.live = True
-
-    # endregion
 
     @property
     def user(self) -> Any:
