@@ -378,6 +378,11 @@ export class MultiplexSocket extends Connection {
     }
   }
 
+  forget(subscription, reason) {
+    this.streams.delete(subscription.name);
+    subscription.onLeft(reason);
+  }
+
   // An error about a stream not (yet) ready on this socket, answering no
   // command, is the server refusing its join: it will not be asked again.
   refused(subscription, frame) {
@@ -402,9 +407,12 @@ export class MultiplexSocket extends Connection {
       subscription.ready = true;
       subscription.sequence.ready(frame.seq);
       subscription.onReady();
-    } else if (frame.type === "stream.left" || this.refused(subscription, frame)) {
-      this.streams.delete(subscription.name);
-      subscription.onLeft(frame.reason ?? frame.code ?? "left");
+    } else if (frame.type === "stream.left") {
+      // Without a reason it answers a stream.leave: the stream was forgotten
+      // then, and a subscription by that name now is a join made since.
+      if (frame.reason) this.forget(subscription, frame.reason);
+    } else if (this.refused(subscription, frame)) {
+      this.forget(subscription, frame.code);
     } else if (typeof frame.seq === "number") {
       subscription.sequence.sequence(frame);
     } else {

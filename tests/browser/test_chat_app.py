@@ -10,6 +10,7 @@ folded sidebar. Tests wait on page state, never on a sleep.
 from collections.abc import Callable, Iterator
 
 import pytest
+from django.templatetags.static import static
 from django.test import override_settings
 from playwright.sync_api import BrowserContext, Page, expect
 
@@ -59,6 +60,32 @@ RECORD_NOTIFICATIONS = """() => {
   };
 }"""
 SHOWN = "() => window.shown.map(note => [note.title, note.body])"
+
+# A MultiplexSocket of the test's own on the page, following `stream`; what its
+# handlers hear is written to <body data-heard>, for expect() to wait on.
+START_PROBE = """async ([url, stream]) => {
+  const { MultiplexSocket } = await import(url);
+  const heard = [];
+  const ignore = () => {};
+  const note = (line) => {
+    heard.push(line);
+    document.body.dataset.heard = heard.join(" | ");
+  };
+  const handlers = (tag) => ({
+    onEvent: ignore,
+    onFrame: ignore,
+    onReady: () => note(`${tag} ready`),
+    onLeft: (reason) => note(`${tag} left: ${reason}`),
+  });
+  const personal = { seq: 0, onEvent: ignore, onFrame: ignore };
+  const socket = new MultiplexSocket({ personal, onFrame: ignore, onState: ignore });
+  socket.join(stream, handlers("first"));
+  socket.start();
+  window.probe = { socket, rejoin: () => {
+    socket.leave(stream);
+    socket.join(stream, handlers("again"));
+  } };
+}"""
 
 
 # Fixtures ----------------------------------------------------------------------
@@ -394,31 +421,39 @@ def test_a_mention_shows_a_badge_and_notifies_a_hidden_tab_but_not_someone_who_c
     assert page_b.evaluate(SHOWN) == []
 
 
-def test_switching_rooms_opens_no_new_socket(sign_in, daphne_server, ann):
+def test_switching_rooms_opens_no_new_socket(sign_in, daphne_server, ann, bob):
     lobby = public_room("Lobby", ann)
     side = public_room("Side", ann)
-    unjoined = public_room("Elsewhere", ann)
-    page = sign_in(ann, f"/chat/{lobby.slug}/")
+    elsewhere = public_room("Elsewhere", bob)  # not one of ann's rooms
+    page = sign_in(ann, f"/chat/{elsewhere.slug}/")
     opened = sockets_opened(page)
     page.reload()
     wait_live(page)
     (url,) = opened
     assert url.startswith(f"{daphne_server.url.replace('http', 'ws')}/ws/?after=")
+    expect(entry(page, elsewhere)).to_have_count(0)
 
     switch_to(page, side)
     say(page, "In Side")
     switch_to(page, lobby)
     expect(page.locator(ROWS)).to_have_count(0)
     page.go_back()
-    wait_live(page)
     expect(page.get_by_role("heading", level=1)).to_have_text("Side")
+    wait_live(page)
     expect(page.locator(f"{ROWS} .message-body")).to_have_text(["In Side"])
     page.go_forward()
     expect(page.get_by_role("heading", level=1)).to_have_text("Lobby")
     wait_live(page)
     assert page.url == f"{daphne_server.url}/chat/{lobby.slug}/"
+
+    # The room she was in, left when she opened another, is followed again.
+    page.go_back()
+    page.go_back()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Elsewhere")
+    wait_live(page)
+    post(elsewhere, bob, "Still here")
+    expect(page.locator(f"{ROWS} .message-body")).to_have_text(["Still here"])
     assert len(opened) == 1
-    del unjoined
 
 
 def test_on_a_phone_the_sidebar_folds_behind_a_button_and_the_composer_stays_at_the_bottom(
@@ -467,3 +502,17 @@ def test_a_change_of_rights_ends_the_tabs_socket_and_what_is_sent_after_it_fails
     failed = page.locator("#messages li.message.failed")
     expect(failed.locator(".message-time")).to_have_text("not sent: access changed")
     assert not Message.objects.filter(body="Too late").exists()
+
+
+def test_a_stream_left_and_joined_again_at_once_stays_followed(sign_in, ann):
+    lobby = public_room("Lobby", ann)
+    page = sign_in(ann, f"/chat/{lobby.slug}/")
+    heard = page.locator("body")
+    page.evaluate(START_PROBE, [static("js/stream.js"), f"chat:{lobby.slug}"])
+    expect(heard).to_have_attribute("data-heard", "first ready")
+
+    # The answer to the leave comes after the join went out: it is not about the new one.
+    page.evaluate("() => window.probe.rejoin()")
+    expect(heard).to_have_attribute("data-heard", "first ready | again ready")
+    assert page.evaluate("() => window.probe.socket.isReady('chat:lobby')")
+    assert heard.get_attribute("data-heard") == "first ready | again ready"
