@@ -664,8 +664,11 @@ function renderNotifyToggle() {
     return;
   }
   const on = notifyWanted();
+  const blocked = Notification.permission === "denied";
   notifyToggle.setAttribute("aria-pressed", String(on));
-  notifyToggle.textContent = on ? "Mention notifications: on" : "Notify me of mentions";
+  notifyToggle.disabled = blocked;
+  if (blocked) notifyToggle.textContent = "Notifications are blocked in this browser";
+  else notifyToggle.textContent = on ? "Mention notifications: on" : "Notify me of mentions";
 }
 
 async function toggleNotify() {
