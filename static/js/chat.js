@@ -433,18 +433,14 @@ function roomEvent(stream, frame) {
   const entry = rooms.get(stream);
   if (entry) count(entry, frame);
   if (arriving?.stream === stream) arriving.frames.push(frame);
-  if (current?.stream !== stream) {
-    if (mine) {
-      pending.row.remove();
-      unsent.delete(message.client_id);
-    }
-    return;
-  }
-  if (confirms(frame)) clearError();
+  const open = current?.stream === stream;
+  const confirmed = open && confirms(frame);
   if (mine) {
     pending.row.remove();
     unsent.delete(message.client_id);
   }
+  if (!open) return;
+  if (confirmed) clearError();
   if (frame.type === "chat.message") {
     typers.delete(message.author);
     renderTyping();
