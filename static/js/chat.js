@@ -832,6 +832,13 @@ window.addEventListener("popstate", (event) => {
 sidebarToggle.addEventListener("click", () => {
   const open = root.classList.toggle("sidebar-open");
   sidebarToggle.setAttribute("aria-expanded", String(open));
+  if (open) document.querySelector("#sidebar a")?.focus();
+});
+document.getElementById("sidebar").addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && root.classList.contains("sidebar-open")) {
+    closeSidebar();
+    sidebarToggle.focus();
+  }
 });
 notifyToggle.addEventListener("click", toggleNotify);
 
