@@ -11,7 +11,7 @@ from streams.consumers import StreamConsumer
 from streams.schemas import ProtocolError, client_id_of
 
 from .protocol import CLIENT
-from .streams import PREFIX, LiveblogStream
+from .streams import PREFIX
 
 
 class LiveblogConsumer(StreamConsumer):
@@ -22,9 +22,8 @@ class LiveblogConsumer(StreamConsumer):
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and not CLIENT.speaks(content.get("type")):
-            error = ProtocolError(
-                "not_allowed", LiveblogStream.listen_only, client_id=client_id_of(content)
-            )
+            detail = "This socket only listens; editors write over HTTP."
+            error = ProtocolError("not_allowed", detail, client_id=client_id_of(content))
             await self.send_error(error)
             return
         await super().receive_json(content, **kwargs)
