@@ -121,13 +121,13 @@ def room_leave(*, room: Room, user) -> None:
     with transaction.atomic():
         deleted, _ = Membership.objects.filter(room=room, user_id=user.pk).delete()
         if deleted:
-            _tell_left(room=room, user_id=user.pk, user=user)
+            _tell_left(room=room, user=user)
 
 
-def _tell_left(*, room: Room, user_id: int, user) -> None:
+def _tell_left(*, room: Room, user) -> None:
     personal_append(user=user, frame=protocol.UserLeft, subject_id=room.pk, room=room.stream_name)
     if not room.is_public:
-        subscriptions_revoke(user_id=user_id, stream=room.stream_name)
+        subscriptions_revoke(user_id=user.pk, stream=room.stream_name)
 
 
 def _require_owner(*, room: Room, by) -> None:
@@ -168,7 +168,7 @@ def dm_open(*, by, users) -> Room:
         )
     if not all(user.is_active for user in people.values()):
         raise ValidationError("One of these accounts is not active.")
-    key = ",".join(str(pk) for pk in sorted(people))
+    key = _direct_key(people)
     try:
         with transaction.atomic():
             room = Room.objects.filter(direct_key=key).first()
@@ -180,11 +180,14 @@ def dm_open(*, by, users) -> Room:
                     slug=f"dm-{secrets.token_hex(8)}",
                     created_by=by,
                 )
-            # Every membership first: each user.joined names the others.
+            # Every membership first: each user.joined names the others. Someone back
+            # after leaving starts read up to the head, as every joiner does.
             added = [
                 user
                 for user in people.values()
-                if Membership.objects.get_or_create(room=room, user=user)[1]
+                if Membership.objects.get_or_create(
+                    room=room, user=user, defaults={"read": room.last_seq}
+                )[1]
             ]
             for user in added:
                 _tell_joined(room=room, user=user)
@@ -192,6 +195,19 @@ def dm_open(*, by, users) -> Room:
         # A concurrent dm_open of the same people committed first.
         return Room.objects.get(direct_key=key)
     return room
+
+
+def _direct_key(people) -> str:
+    return ",".join(str(pk) for pk in sorted(people))
+
+
+def dm_start(*, by, users) -> Room:
+    """dm_open from the page: a conversation it would start counts against the room creation
+    limit (ROOM_CREATE_LIMIT every ROOM_CREATE_WINDOW seconds); finding one does not."""
+    if not Room.objects.filter(direct_key=_direct_key({by.pk, *(u.pk for u in users)})).exists():
+        limit, window = settings.ROOM_CREATE_LIMIT, settings.ROOM_CREATE_WINDOW
+        rate_limit(f"room.create:{by.pk}", limit=limit, window=window)
+    return dm_open(by=by, users=users)
 
 
 def read_mark(*, room: Room, user, seq: int) -> int:
