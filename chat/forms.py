@@ -6,3 +6,23 @@ class RoomForm(forms.Form):
         max_length=80, help_text="Letters of one script, digits and spaces; it becomes the address."
     )
     description = forms.CharField(max_length=200, required=False)
+    private = forms.BooleanField(
+        required=False,
+        help_text="Only the people you add can find it and read it.",
+    )
+
+
+class MemberAddForm(forms.Form):
+    username = forms.CharField(max_length=150, label="Add someone by username")
+
+
+class DirectForm(forms.Form):
+    usernames = forms.CharField(
+        max_length=1000, label="Usernames", help_text="Separated by spaces or commas."
+    )
+
+    def clean_usernames(self) -> list[str]:
+        names = self.cleaned_data["usernames"].replace(",", " ").split()
+        if not names:
+            raise forms.ValidationError("Name at least one person.")
+        return list(dict.fromkeys(names))

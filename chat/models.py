@@ -1,4 +1,8 @@
-"""Chat rooms, their messages, and each room's event log (the stream)."""
+"""Chat rooms, who belongs to them, their messages, mentions and each room's event log.
+
+A member's read position is a room seq (`Membership.read`): unread and mention
+counts are computed from it by the selectors, never stored.
+"""
 
 from django.conf import settings
 from django.db import models
@@ -8,6 +12,11 @@ from streams.models import StreamEventBase
 
 
 class Room(models.Model):
+    class Kind(models.TextChoices):
+        PUBLIC = "public", "Public"
+        PRIVATE = "private", "Private"
+        DIRECT = "direct", "Direct messages"
+
     name = models.CharField(max_length=80)
     slug = models.SlugField(max_length=80, unique=True, allow_unicode=True)
     description = models.CharField(max_length=200, blank=True)
@@ -18,6 +27,11 @@ class Room(models.Model):
     # The stream head: the seq of the room's latest committed event.
     last_seq = models.PositiveBigIntegerField(default=0)
     last_activity_at = models.DateTimeField(null=True, blank=True)
+    # Public rooms are open to every signed-in user; private and direct ones to members only.
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PUBLIC)
+    # A direct room's member ids, sorted and joined ("3,7"): finds the one room of exactly
+    # those people, and the unique index keeps two dm_open racing from making two.
+    direct_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["name"]
@@ -35,6 +49,41 @@ class Room(models.Model):
         return f"chat.room.{self.pk}"
 
     # endregion
+
+    @property
+    def stream_name(self) -> str:
+        """The room's stream as the multiplexed socket names it."""
+        return f"chat:{self.slug}"
+
+    @property
+    def is_public(self) -> bool:
+        return self.kind == Room.Kind.PUBLIC
+
+
+class Membership(models.Model):
+    """A user in a room, and how far they have read it."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        MEMBER = "member", "Member"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_memberships"
+    )
+    role = models.CharField(max_length=8, choices=Role.choices, default=Role.MEMBER)
+    # The seq of the last room event the user has read: everything after it is unread.
+    read = models.PositiveBigIntegerField(default=0)
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["joined_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["room", "user"], name="chat_membership_room_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.room} ({self.role})"
 
 
 class Message(models.Model):
@@ -67,6 +116,24 @@ class Message(models.Model):
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
+
+
+class Mention(models.Model):
+    """A message that names a user who can read its room (`@username`)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="mentions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_mentions"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["message", "user"], name="chat_mention_message_user"),
+        ]
+        indexes = [models.Index(fields=["user", "message"], name="chat_mention_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in message {self.message_id}"
 
 
 class RoomEvent(StreamEventBase):

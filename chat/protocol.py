@@ -1,7 +1,10 @@
 """The chat socket's frames, each declared once: what a client may send, what the server sends.
 
 `Message` is a message as every frame, the history endpoint and the room page
-show it. docs/protocol.md's chat tables are generated from these models.
+show it. `RoomEntry` is a room as a user's sidebar shows it, and the
+`user.*` frames are what the chat services append to a user's personal stream
+(streams/personal.py). docs/protocol.md's chat tables are generated from these
+models.
 """
 
 from typing import Annotated, Literal
@@ -12,6 +15,7 @@ from streams.schemas import (
     TOO_LONG,
     Error,
     Frame,
+    Head,
     Ping,
     Pong,
     PresenceNames,
@@ -72,7 +76,17 @@ class Typing(Frame):
     type: Literal["chat.typing"] = "chat.typing"
 
 
+class Read(Frame):
+    """The user has read the room up to `seq`: the read position moves (never back), and
+    every tab of the user hears it on the personal stream. Multiplexed socket only."""
+
+    type: Literal["chat.read"] = "chat.read"
+    seq: Seq
+
+
 CLIENT = Protocol(Send, Edit, Delete, Typing, Ping, Sync)
+# A room's commands on the multiplexed socket, each with the room's `stream`.
+COMMANDS = Protocol(Send, Edit, Delete, Typing, Read)
 
 
 # What the server sends -------------------------------------------------------------------
@@ -143,3 +157,75 @@ class UserTyping(Frame):
 SERVER = Protocol(
     MessagePosted, MessageUpdated, MessageDeleted, UserTyping, Pong, Ready, PresenceNames, Error
 )
+
+
+# What the chat services append to a user's personal stream ---------------------------
+
+RoomStream = Annotated[str, Field(description="The room's stream name, `chat:<slug>`.")]
+
+
+class RoomEntry(Schema):
+    """A room as the user's sidebar lists it: counts are computed from the read position."""
+
+    stream: RoomStream
+    slug: str = Field(description="The room's slug, as in its URL.")
+    name: str = Field(description="The room's name; for a direct room, the other members' names.")
+    kind: Literal["public", "private", "direct"] = Field(
+        description="Public: open to every signed-in user. Private and direct: members only."
+    )
+    url: str = Field(description="The room's page.")
+    head: Head = Field(description="The room stream's head: the seq of its latest event.")
+    read: Head = Field(description="The user's read position: the last room seq they read.")
+    unread: Head = Field(description="Messages after `read`, not deleted, not the user's own.")
+    mentions: Head = Field(description="Those of the unread messages that mention the user.")
+
+
+class SidebarRoom(RoomEntry):
+    """A `RoomEntry` as the room page starts with it, with the unread messages it counted, so
+    that a page can keep its counts right when one of them is deleted."""
+
+    unread_ids: list[tuple[int, int]] = Field(
+        description="`[message id, seq]` of the unread messages, the newest first, capped at"
+        " `CHAT_UNREAD_IDS`."
+    )
+    mention_ids: list[int] = Field(description="The ids of those of them that mention the user.")
+
+
+class UserRead(Frame):
+    """The user's read position in a room moved: every tab clears its badges up to `read`."""
+
+    type: Literal["user.read"] = "user.read"
+    seq: Seq
+    room: RoomStream
+    read: Head = Field(description="The room seq the user has now read up to.")
+
+
+class UserJoined(Frame):
+    """The user joined a room, was added to one, or someone opened a direct room with them."""
+
+    type: Literal["user.joined"] = "user.joined"
+    seq: Seq
+    room: RoomEntry
+
+
+class UserLeft(Frame):
+    """The user left a room or was removed from it."""
+
+    type: Literal["user.left"] = "user.left"
+    seq: Seq
+    room: RoomStream
+
+
+class UserMentioned(Frame):
+    """Someone mentioned the user (`@username`) in a room they can read."""
+
+    type: Literal["user.mentioned"] = "user.mentioned"
+    seq: Seq
+    room: RoomStream
+    message: int = Field(description="The message's `id`.")
+    message_seq: Seq = Field(description="The room seq of the message.")
+    author: str = Field(description="The author's username.")
+    excerpt: str = Field(description="The start of the message, as plain text.")
+
+
+PERSONAL = Protocol(UserRead, UserJoined, UserLeft, UserMentioned)

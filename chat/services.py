@@ -1,20 +1,37 @@
-"""Chat writes. Each one commits its change under the room's next seq, then broadcasts."""
+"""Chat writes. Each one commits its change under the room's next seq, then broadcasts.
+
+A change that concerns a user on their own (they joined or left a room, read
+it further, were mentioned) is appended to that user's personal stream
+(streams/personal.py) in the same transaction, so every tab of theirs hears of
+it, and a tab that was away replays it.
+"""
+
+import secrets
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from streams.broadcast import broadcast_on_commit, encode
 from streams.log import stream_append, stream_claim, stream_redact
-from streams.markdown import render_chat
+from streams.markdown import mention_names, plain_text, render_chat
 from streams.names import name_check, name_normalise
+from streams.personal import personal_append
 from streams.ratelimit import rate_limit
+from streams.revocation import subscriptions_revoke
 from streams.text import slug_create, text_clean
 
-from . import protocol
-from .models import Message, Room
+from . import protocol, selectors
+from .models import Membership, Mention, Message, Room
+
+# Slugs a room may not take: they are the addresses of the chat's own pages.
+RESERVED_SLUGS = frozenset({"dm"})
+# How much of a message a `user.mentioned` frame quotes.
+EXCERPT = 140
 
 
 def room_name_clean(name: str) -> str:
@@ -27,25 +44,38 @@ def room_name_clean(name: str) -> str:
     return name
 
 
-def room_create(*, name: str, created_by, description: str = "") -> Room:
-    """Create a room named `name` in any one script; its slug keeps that script's letters."""
+def room_create(
+    *, name: str, created_by, description: str = "", kind: str = Room.Kind.PUBLIC
+) -> Room:
+    """Create a public or private room named `name` in any one script; its slug keeps that
+    script's letters. Its creator owns it."""
+    if kind not in (Room.Kind.PUBLIC, Room.Kind.PRIVATE):
+        raise ValidationError({"kind": "A room is public or private (dm_open makes direct ones)."})
     try:
         name = room_name_clean(name)
     except ValidationError as error:
         raise ValidationError({"name": error}) from None
-    return slug_create(
-        Room,
-        source=name,
-        field="name",
-        taken="A room with this name already exists.",
-        allow_unicode=True,
-        name=name,
-        description=description.strip(),
-        created_by=created_by,
-    )
+    with transaction.atomic():
+        room = slug_create(
+            Room,
+            source=name,
+            field="name",
+            taken="A room with this name already exists.",
+            reserved=RESERVED_SLUGS,
+            allow_unicode=True,
+            name=name,
+            description=description.strip(),
+            created_by=created_by,
+            kind=kind,
+        )
+        if created_by is not None:
+            _member_create(room=room, user=created_by, role=Membership.Role.OWNER)
+    return room
 
 
-def room_open(*, name: str, created_by, description: str = "") -> Room:
+def room_open(
+    *, name: str, created_by, description: str = "", kind: str = Room.Kind.PUBLIC
+) -> Room:
     """room_create behind the per-user rate limit: what people do from the room list.
 
     ROOM_CREATE_LIMIT rooms every ROOM_CREATE_WINDOW seconds, per user across
@@ -53,7 +83,140 @@ def room_open(*, name: str, created_by, description: str = "") -> Room:
     """
     limit, window = settings.ROOM_CREATE_LIMIT, settings.ROOM_CREATE_WINDOW
     rate_limit(f"room.create:{created_by.pk}", limit=limit, window=window)
-    return room_create(name=name, created_by=created_by, description=description)
+    return room_create(name=name, created_by=created_by, description=description, kind=kind)
+
+
+# Memberships ------------------------------------------------------------------------
+
+
+def _member_create(*, room: Room, user, role: str = Membership.Role.MEMBER) -> Membership:
+    """Make `user` a member (inside a transaction), read up to the head: what came before
+    they joined is not unread. Tells the user's tabs with `user.joined`."""
+    membership, created = Membership.objects.get_or_create(
+        room=room,
+        user=user,
+        defaults={"role": role, "read": selectors.room_head(room=room)},
+    )
+    if created:
+        _tell_joined(room=room, user=user)
+    return membership
+
+
+def _tell_joined(*, room: Room, user) -> None:
+    entry = selectors.room_entry(room=room, user=user)
+    personal_append(user=user, frame=protocol.UserJoined, subject_id=room.pk, room=entry)
+
+
+def room_join(*, room: Room, user) -> Membership:
+    """Join a public room (joining one already joined changes nothing)."""
+    if not room.is_public:
+        raise PermissionDenied("Only the room's owners can add people to it.")
+    with transaction.atomic():
+        return _member_create(room=room, user=user)
+
+
+def room_leave(*, room: Room, user) -> None:
+    """Leave a room. A private or direct one then refuses the user until they are added again,
+    and their open subscriptions to it are dropped."""
+    with transaction.atomic():
+        deleted, _ = Membership.objects.filter(room=room, user_id=user.pk).delete()
+        if deleted:
+            _tell_left(room=room, user_id=user.pk, user=user)
+
+
+def _tell_left(*, room: Room, user_id: int, user) -> None:
+    personal_append(user=user, frame=protocol.UserLeft, subject_id=room.pk, room=room.stream_name)
+    if not room.is_public:
+        subscriptions_revoke(user_id=user_id, stream=room.stream_name)
+
+
+def _require_owner(*, room: Room, by) -> None:
+    if room.kind != Room.Kind.PRIVATE:
+        raise PermissionDenied("Only private rooms have members to manage.")
+    if not selectors.room_is_owner(room=room, user=by):
+        raise PermissionDenied("Only the room's owners can manage its members.")
+
+
+def member_add(*, room: Room, by, user) -> Membership:
+    """An owner of a private room adds `user` to it."""
+    _require_owner(room=room, by=by)
+    if not user.is_active:
+        raise ValidationError("This account is not active.")
+    with transaction.atomic():
+        return _member_create(room=room, user=user)
+
+
+def member_remove(*, room: Room, by, user) -> None:
+    """An owner of a private room removes `user` from it (leaving is room_leave)."""
+    _require_owner(room=room, by=by)
+    if user.pk == by.pk:
+        raise PermissionDenied("Leave the room instead.")
+    room_leave(room=room, user=user)
+
+
+def dm_open(*, by, users) -> Room:
+    """The direct room of exactly `by` and `users`: the existing one, else a new one.
+
+    Everyone in it who had left it is back in; each newcomer hears `user.joined`.
+    """
+    people = {user.pk: user for user in [by, *users]}
+    if len(people) < 2:
+        raise ValidationError("Name at least one other person.")
+    if len(people) > settings.CHAT_DIRECT_MEMBERS:
+        raise ValidationError(
+            f"A direct conversation has at most {settings.CHAT_DIRECT_MEMBERS} people."
+        )
+    if not all(user.is_active for user in people.values()):
+        raise ValidationError("One of these accounts is not active.")
+    key = ",".join(str(pk) for pk in sorted(people))
+    try:
+        with transaction.atomic():
+            room = Room.objects.filter(direct_key=key).first()
+            if room is None:
+                room = Room.objects.create(
+                    kind=Room.Kind.DIRECT,
+                    direct_key=key,
+                    name=", ".join(sorted(user.get_username() for user in people.values())),
+                    slug=f"dm-{secrets.token_hex(8)}",
+                    created_by=by,
+                )
+            # Every membership first: each user.joined names the others.
+            added = [
+                user
+                for user in people.values()
+                if Membership.objects.get_or_create(room=room, user=user)[1]
+            ]
+            for user in added:
+                _tell_joined(room=room, user=user)
+    except IntegrityError:
+        # A concurrent dm_open of the same people committed first.
+        return Room.objects.get(direct_key=key)
+    return room
+
+
+def read_mark(*, room: Room, user, seq: int) -> int:
+    """Move `user`'s read position in the room forward to `seq` (never back, never past the
+    head); returns the position. Every tab of the user hears of a move (`user.read`).
+
+    Someone who is not a member keeps no position: nothing changes, and 0 comes back.
+    """
+    with transaction.atomic():
+        read = min(max(seq, 0), selectors.room_head(room=room))
+        # One conditional UPDATE: two tabs marking at once cannot move it back.
+        moved = Membership.objects.filter(room=room, user_id=user.pk, read__lt=read).update(
+            read=read
+        )
+        if moved:
+            personal_append(
+                user=user,
+                frame=protocol.UserRead,
+                subject_id=room.pk,
+                room=room.stream_name,
+                read=read,
+            )
+            return read
+    membership = selectors.membership_get(room=room, user=user)
+    return membership.read if membership is not None else 0
 
 
 def _clean_body(body: str) -> str:
@@ -70,19 +233,22 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Me
     existing = Message.objects.filter(room=room, author=author, client_id=client_id).first()
     if existing is not None:
         return existing, False
+    html, mentioned = _render(room=room, author=author, body=body)
     try:
         with transaction.atomic():
+            _sender_join(room=room, author=author)
             now = timezone.now()
             seq = stream_claim(room, last_activity_at=now)
             message = Message.objects.create(
                 room=room,
                 author=author,
                 body=body,
-                html=render_chat(body),
+                html=html,
                 client_id=client_id,
                 seq=seq,
             )
             _log(message, seq, protocol.MessagePosted)
+            _mentions_record(message=message, users=mentioned)
     except IntegrityError:
         # A concurrent retry of the same client_id committed first.
         existing = Message.objects.filter(room=room, author=author, client_id=client_id).first()
@@ -93,6 +259,51 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Me
 
 
 # endregion
+
+
+def _render(*, room: Room, author, body: str) -> tuple[str, list]:
+    """The message's html, each `@username` of an active user a link, and the users it
+    mentions who can read the room (at most CHAT_MENTIONS_PER_MESSAGE, the author never)."""
+    names = set(mention_names(body))
+    if not names:
+        return render_chat(body), []
+    users = list(selectors.users_named(usernames=names))
+    html = render_chat(body, mentions={user.get_username(): _person_url(user) for user in users})
+    readers = selectors.mention_readers(
+        room=room,
+        usernames=names - {author.get_username()},
+        limit=settings.CHAT_MENTIONS_PER_MESSAGE,
+    )
+    return html, readers
+
+
+def _person_url(user) -> str:
+    return f"{reverse('chat:dm')}?{urlencode({'with': user.get_username()})}"
+
+
+def _sender_join(*, room: Room, author) -> None:
+    """Sending in a public room joins it; a private or direct one takes members only."""
+    if room.is_public:
+        _member_create(room=room, user=author)
+    elif not selectors.room_readable(room=room, user=author):
+        raise PermissionDenied("Only the room's members can write in it.")
+
+
+def _mentions_record(*, message: Message, users: list) -> None:
+    """A Mention row for each user, and a `user.mentioned` to each of them."""
+    Mention.objects.bulk_create(Mention(message=message, user=user) for user in users)
+    excerpt = plain_text(message.html, limit=EXCERPT)
+    for user in users:
+        personal_append(
+            user=user,
+            frame=protocol.UserMentioned,
+            subject_id=message.pk,
+            room=message.room.stream_name,
+            message=message.pk,
+            message_seq=message.seq,
+            author=message.author.get_username(),
+            excerpt=excerpt,
+        )
 
 
 # region: message-send
@@ -129,7 +340,8 @@ def message_edit(*, room: Room, message_id: int, by, body: str) -> Message:
         seq = stream_claim(room)
         message = Message.objects.select_for_update().get(pk=message.pk, deleted_at__isnull=True)
         message.body = body
-        message.html = render_chat(body)
+        # The links of the mentions, but no new Mention: an edit notifies nobody.
+        message.html = _render(room=room, author=by, body=body)[0]
         message.edited_at = timezone.now()
         message.save(update_fields=["body", "html", "edited_at"])
         _log(message, seq, protocol.MessageUpdated)

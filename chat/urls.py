@@ -5,6 +5,11 @@ from . import views
 app_name = "chat"
 urlpatterns = [
     path("", views.room_index, name="list"),
+    # Before the rooms' own addresses; no room takes the slug "dm" (services.RESERVED_SLUGS).
+    path("dm/", views.dm_open, name="dm"),
     path("<uslug:slug>/", views.room_detail, name="detail"),
     path("<uslug:slug>/history", views.room_history, name="history"),
+    path("<uslug:slug>/join", views.room_join, name="join"),
+    path("<uslug:slug>/leave", views.room_leave, name="leave"),
+    path("<uslug:slug>/members", views.room_members, name="members"),
 ]

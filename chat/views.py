@@ -1,32 +1,70 @@
+"""The chat's pages: the room list, a room, its members, direct conversations, history.
+
+A private or direct room is not found (404) by anyone who is not its member,
+on every page and in its history, as the socket refuses them too.
+"""
+
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from streams.personal import personal_head
 from streams.ratelimit import RateLimited
 
 from . import services
-from .forms import RoomForm
+from .forms import DirectForm, MemberAddForm, RoomForm
 from .models import Room
 from .protocol import MAX_BODY, Message
-from .selectors import PAGE, message_list, room_head, room_list
+from .selectors import (
+    PAGE,
+    membership_get,
+    message_list,
+    room_browse,
+    room_entry,
+    room_head,
+    room_is_owner,
+    room_list,
+    room_readable,
+    sidebar,
+)
+from .selectors import (
+    room_members as members_of,
+)
 
 ROOMS_PER_PAGE = 50
 
 
+def _readable_room(request: HttpRequest, slug: str) -> Room:
+    """The room, if the user may read it; a 404 alike for a missing room and a private one."""
+    room = get_object_or_404(Room, slug=slug)
+    if not room_readable(room=room, user=request.user):
+        raise Http404("No such room.")
+    return room
+
+
 def room_index(request: HttpRequest) -> HttpResponse:
-    """Rooms, ROOMS_PER_PAGE to a page (?page=), and a form to create one."""
+    """Public rooms and the user's private ones, ROOMS_PER_PAGE to a page (?page=), each with
+    join or leave, and a form to create one."""
     form = RoomForm(request.POST or None)
     status = 200
     if request.method == "POST":
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if form.is_valid():
+            data = form.cleaned_data
+            kind = Room.Kind.PRIVATE if data["private"] else Room.Kind.PUBLIC
             try:
-                room = services.room_open(created_by=request.user, **form.cleaned_data)
+                room = services.room_open(
+                    created_by=request.user,
+                    name=data["name"],
+                    description=data["description"],
+                    kind=kind,
+                )
             except RateLimited:
                 form.add_error(None, "You have created many rooms lately. Please wait a while.")
                 status = 429
@@ -34,16 +72,20 @@ def room_index(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, error)
             else:
                 return redirect(room)
-    rooms = Paginator(room_list(), ROOMS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "chat/room_list.html", {"rooms": rooms, "form": form}, status=status)
+    user = request.user
+    rooms = room_browse(user=user) if user.is_authenticated else room_list()
+    page = Paginator(rooms, ROOMS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "chat/room_list.html", {"rooms": page, "form": form}, status=status)
 
 
 @login_required
 def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    room = get_object_or_404(Room, slug=slug)
-    # Read the head before the messages: the page then shows at least every
-    # change up to the head, and the socket replays whatever came after it.
+    room = _readable_room(request, slug)
+    # Read the heads before the messages and the sidebar: the page then shows at least
+    # every change up to them, and the socket replays whatever came after.
+    user_head = personal_head(user=request.user)
     head = room_head(room=room)
+    entry = room_entry(room=room, user=request.user)
     messages = [Message.of(message).model_dump() for message in message_list(room=room)]
     return render(
         request,
@@ -51,6 +93,11 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "room": room,
             "head": head,
+            "read": entry.read,
+            "entry": entry.model_dump(),
+            "joined": membership_get(room=room, user=request.user) is not None,
+            "sidebar": [item.model_dump() for item in sidebar(user=request.user)],
+            "personal_head": user_head,
             "initial": {"messages": messages, "more": len(messages) == PAGE},
             "max_body": MAX_BODY,
         },
@@ -60,11 +107,25 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def room_history(request: HttpRequest, slug: str) -> JsonResponse:
-    """Older messages for scroll-back: ?before=<message id>."""
-    room = get_object_or_404(Room, slug=slug)
+    """Older messages for scroll-back (?before=<message id>); without `before`, the latest
+    page with the room's `head`, the user's `read` position and the room's `RoomEntry`."""
+    room = _readable_room(request, slug)
+    if "before" not in request.GET:
+        head = room_head(room=room)
+        entry = room_entry(room=room, user=request.user)
+        messages = message_list(room=room)
+        return JsonResponse(
+            {
+                "messages": [Message.of(message).model_dump() for message in messages],
+                "more": len(messages) == PAGE,
+                "head": head,
+                "read": entry.read,
+                "room": entry.model_dump(),
+            }
+        )
     try:
         before = int(request.GET["before"])
-    except (KeyError, ValueError):
+    except ValueError:
         return JsonResponse({"error": "before must be a message id"}, status=400)
     messages = message_list(room=room, before_id=before)
     return JsonResponse(
@@ -73,3 +134,91 @@ def room_history(request: HttpRequest, slug: str) -> JsonResponse:
             "more": len(messages) == PAGE,
         }
     )
+
+
+@login_required
+@require_POST
+def room_join(request: HttpRequest, slug: str) -> HttpResponse:
+    room = _readable_room(request, slug)
+    try:
+        services.room_join(room=room, user=request.user)
+    except PermissionDenied:
+        raise Http404("No such room.") from None
+    return redirect(room)
+
+
+@login_required
+@require_POST
+def room_leave(request: HttpRequest, slug: str) -> HttpResponse:
+    room = _readable_room(request, slug)
+    services.room_leave(room=room, user=request.user)
+    return redirect("chat:list")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def room_members(request: HttpRequest, slug: str) -> HttpResponse:
+    """Who is in a private room; its owners add people by username and remove them."""
+    room = _readable_room(request, slug)
+    owner = room.kind == Room.Kind.PRIVATE and room_is_owner(room=room, user=request.user)
+    form = MemberAddForm(request.POST if "username" in request.POST else None)
+    status = 200
+    if request.method == "POST":
+        if not owner:
+            raise PermissionDenied("Only the room's owners can manage its members.")
+        if "remove" in request.POST:
+            member = get_object_or_404(get_user_model(), pk=request.POST["remove"])
+            try:
+                services.member_remove(room=room, by=request.user, user=member)
+            except PermissionDenied as error:
+                form.add_error(None, str(error))
+                status = 400
+            else:
+                return redirect("chat:members", slug=room.slug)
+        elif form.is_valid():
+            user = (
+                get_user_model()
+                .objects.filter(username=form.cleaned_data["username"], is_active=True)
+                .first()
+            )
+            if user is None:
+                form.add_error("username", "No one has this username.")
+                status = 400
+            else:
+                services.member_add(room=room, by=request.user, user=user)
+                return redirect("chat:members", slug=room.slug)
+        else:
+            status = 400
+    return render(
+        request,
+        "chat/members.html",
+        {"room": room, "members": members_of(room=room), "owner": owner, "form": form},
+        status=status,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dm_open(request: HttpRequest) -> HttpResponse:
+    """POST usernames: the direct conversation with exactly those people, found or started.
+
+    GET (a mention's link, ?with=<username>) shows the form filled in.
+    """
+    if request.method == "GET":
+        form = DirectForm(initial={"usernames": request.GET.get("with", "")})
+        return render(request, "chat/dm.html", {"form": form})
+    form = DirectForm(request.POST)
+    if form.is_valid():
+        names = form.cleaned_data["usernames"]
+        users = list(get_user_model().objects.filter(username__in=names, is_active=True))
+        missing = set(names) - {user.get_username() for user in users}
+        if missing:
+            form.add_error("usernames", f"No one has the username {', '.join(sorted(missing))}.")
+        else:
+            try:
+                room = services.dm_open(by=request.user, users=users)
+            except ValidationError as error:
+                form.add_error("usernames", error)
+            else:
+                return redirect(room)
+    return render(request, "chat/dm.html", {"form": form}, status=400)

@@ -18,6 +18,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 import chat.routing  # noqa: E402
 import liveblog.routing  # noqa: E402
+import streams.routing  # noqa: E402
 from project import gc_tuning, shutdown  # noqa: E402
 from streams.origins import SameOriginValidator  # noqa: E402
 from streams.sessions import SocketSessionMiddleware  # noqa: E402
@@ -38,6 +39,7 @@ application = ProtocolTypeRouter(
                         URLRouter(
                             chat.routing.websocket_urlpatterns  # type: ignore[arg-type]
                             + liveblog.routing.websocket_urlpatterns
+                            + streams.routing.websocket_urlpatterns
                         )
                     )
                 )

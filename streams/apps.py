@@ -9,9 +9,12 @@ class StreamsConfig(AppConfig):
     verbose_name = "Streams"
 
     def ready(self) -> None:
+        from .personal import PERSONAL, personal_resolve
+        from .registry import stream_kind_register
         from .revocation import connect_receivers
         from .text import SlugConverter
 
         connect_receivers()
+        stream_kind_register(PERSONAL, personal_resolve)
         # Before any URLconf or socket route is read, so both apps' routes can use it.
         register_converter(SlugConverter, "uslug")

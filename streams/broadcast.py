@@ -30,6 +30,17 @@ def encode(frame: dict[str, Any]) -> str:
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 
+def tag(text: str, stream: str | None) -> str:
+    """An encoded frame as the multiplexed socket sends it: with `"stream"` first.
+
+    Text, not a dict: the frame was encoded once, at commit, and each process
+    adds each tag once per message, for all the sockets that follow the stream.
+    """
+    if stream is None:
+        return text
+    return '{"stream":' + json.dumps(stream, ensure_ascii=False) + "," + text[1:]
+
+
 # region: broadcast-envelope
 def envelope(group: str, *, frame: str, seq: int | None = None) -> dict[str, Any]:
     """The layer message carrying one encoded frame to every hub in `group`.

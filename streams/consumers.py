@@ -12,11 +12,13 @@ Close codes this application sends (daphne allows 1000 and 3000-4999):
 """
 # endregion
 
+import asyncio
 import json
 import logging
 import time
 import uuid
 from collections import deque
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -26,24 +28,26 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
-from django.db import models
 
-from .broadcast import encode
+from .broadcast import encode, tag
 from .hub import CLOSE_UNAVAILABLE, Hub, Member, get_hub
 from .limits import CLOSE_TOO_MANY_SOCKETS, socket_admit_scope
-from .log import REPLAY_BATCH, stream_replay
+from .log import REPLAY_BATCH, stream_heads, stream_replay, streams_replay
 from .presence import presence_leave
 from .ratelimit import RateLimited
-from .revocation import CLOSE_SESSION_ENDED, user_group
+from .registry import Stream, streams_resolve
+from .revocation import CLOSE_RIGHTS_CHANGED, CLOSE_SESSION_ENDED, user_group
 from .schemas import (
     TOO_DEEP,
     Error,
     ErrorCode,
+    Frame,
     Pong,
     Protocol,
     ProtocolError,
     Ready,
     client_id_of,
+    stream_of,
 )
 
 logger = logging.getLogger(__name__)
@@ -57,35 +61,79 @@ CLOSE_FLOODING = 4029
 Refusal = ObjectDoesNotExist | PermissionDenied | ValidationError | RateLimited
 
 
-def _as_protocol_error(error: Refusal, content: dict[str, Any]) -> ProtocolError:
+def _as_protocol_error(
+    error: Refusal, content: dict[str, Any], *, stream: str | None = None
+) -> ProtocolError:
     """Turn a service's refusal into the error frame the protocol promises."""
     client_id = client_id_of(content)
     if isinstance(error, ObjectDoesNotExist):
-        return ProtocolError("not_found", "No such item here.", client_id=client_id)
+        return ProtocolError("not_found", "No such item here.", client_id=client_id, stream=stream)
     if isinstance(error, PermissionDenied):
-        return ProtocolError("not_allowed", str(error) or "Not allowed.", client_id=client_id)
+        detail = str(error) or "Not allowed."
+        return ProtocolError("not_allowed", detail, client_id=client_id, stream=stream)
     if isinstance(error, RateLimited):
-        return ProtocolError("rate_limited", "Slow down a little.", client_id=client_id)
+        detail = "Slow down a little."
+        return ProtocolError("rate_limited", detail, client_id=client_id, stream=stream)
     too_long = any(e.code == "too_long" for e in error.error_list)
     code: ErrorCode = "too_long" if too_long else "invalid_frame"
-    return ProtocolError(code, " ".join(error.messages), client_id=client_id)
+    return ProtocolError(code, " ".join(error.messages), client_id=client_id, stream=stream)
+
+
+def join_refusal(error: Exception, stream: str) -> ProtocolError:
+    """Why a stream may not be followed, in the words of the resolver that refused it."""
+    if isinstance(error, PermissionDenied):
+        return ProtocolError("not_allowed", str(error) or "Not allowed.", stream=stream)
+    return ProtocolError("not_found", str(error) or "No such stream.", stream=stream)
+
+
+class Subscription:
+    """One stream a socket follows: its member of the hub, and where its replay stands."""
+
+    def __init__(self, stream: Stream) -> None:
+        self.stream = stream
+        self.member: Member
+        self.replayed_upto = 0
+        # Live frames wait here while a replay is under way (see deliver()).
+        self.live = False
+        self.held: deque[tuple[int | None, WebSocketSendEvent]] = deque()
+        # Set once the socket stops following it: a frame still on its way is dropped.
+        self.gone = False
+
+
+def replay_starts(requests: list[tuple[Stream, int | None]]) -> list[tuple[int, int, int, list]]:
+    """For each (stream, after): where its replay starts (never past the head), where its
+    first batch ends, the head, and that batch. Two queries, however many streams."""
+    heads = stream_heads([stream.head() for stream, _after in requests])
+    ranges = []
+    for (stream, after), head in zip(requests, heads, strict=True):
+        # An `after` beyond the head is not trusted: the replay starts at the head.
+        start = head if after is None else min(after, head)
+        ranges.append((stream.events(), start, min(head, start + REPLAY_BATCH)))
+    batches = streams_replay(ranges)
+    return [
+        (start, cut, head, batch)
+        for (_events, start, cut), head, batch in zip(ranges, heads, batches, strict=True)
+    ]
 
 
 class StreamConsumer(AsyncJsonWebsocketConsumer):
-    """A socket on one stream: authorise, join, replay from `?after=`, then stream live.
+    """A socket on streams: authorise, join, replay from `?after=`, then stream live.
 
-    Subclasses declare `protocol` and implement `authorise`, `stream_group`,
-    `stream_events` and `stream_head`; each inbound frame of type `a.b`, once
-    its model has validated it, is handled by the method `command_a_b`, called
-    with the frame's fields. Presence is counted on `presence_group()` (the
-    stream's group unless a subclass says otherwise), with the users' names
-    unless `presence_names` is false.
+    A one-stream socket (ChatConsumer, LiveblogConsumer) names its stream in
+    `stream_name()`, from its URL, and its frames go out as they are; the
+    multiplexed socket (MultiplexConsumer) follows many, each frame tagged with
+    its stream's name. Either way a stream is resolved by its kind
+    (streams/registry.py) and followed as a `Subscription`. Each inbound frame
+    of type `a.b`, once `protocol` has validated it, is handled by the
+    consumer's method `command_a_b` if it has one (`ping`, `stream.sync`), else
+    by the stream's, called with the frame's fields.
     """
 
     protocol: Protocol
-    presence_names = True
-    # Whether an anonymous socket is closed with 4401 before `authorise`.
+    # Whether an anonymous socket is closed with 4401 before its stream is resolved.
     sign_in_required = False
+    # Whether frames carry the name of their stream (the multiplexed socket).
+    tagged = False
 
     # region: stream-no-channel
     # The process's hub listens to the channel layer for every stream socket,
@@ -99,13 +147,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     # region: stream-connect
     async def connect(self) -> None:
         """Called when the socket asks to open."""
-        self.group: str | None = None
-        self.member: Member | None = None
+        self.socket_id = uuid.uuid4().hex
+        self.subscriptions: dict[str, Subscription] = {}
         self.hub: Hub | None = None
-        self.replayed_upto = 0
-        # Live frames wait here while a replay is under way (see deliver()).
-        self.live = False
-        self.held: deque[tuple[int | None, WebSocketSendEvent]] = deque()
         # Once revoked, the socket is closing: nothing more is sent or handled.
         self.revoked = False
         # Per connection: WEBSOCKET_FLOOD_BURST frames at once, then WEBSOCKET_FLOOD_RATE a second.
@@ -121,42 +165,32 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
             await self.close(code=CLOSE_SESSION_ENDED)
             return
-        if not await self.authorise():
+        stream = await self.resolve(self.stream_name())
+        if stream is None:  # no such stream, or not this user's to read
             await self.close()
             return
-        # Join before replaying: an event committed during the replay is then
-        # either in the replay or handed to us, never in neither.
-        self.group = self.stream_group()
-        self.member = Member(
-            socket_id=uuid.uuid4().hex,
-            user=self.user if self.user.is_authenticated else None,
-            presence=self.presence_group(),
-            names=self.presence_names,
-            deliver=self.deliver,
-            session=self.scope["session"].session_key if self.user.is_authenticated else None,
-            revoke=self.revoke,
-        )
-        if not await socket_admit_scope(
-            self.scope, stream=self.member.presence, socket_id=self.member.socket_id
-        ):
+        presence = stream.presence
+        if not await socket_admit_scope(self.scope, stream=presence, socket_id=self.socket_id):
             # Accepted first, so the client sees the code (a refused handshake is a bare 403).
             await self.accept()
             await self.close(code=CLOSE_TOO_MANY_SOCKETS)
             return
         self.hub = get_hub()
-        if not await self.join_hub():
+        # Join before replaying: an event committed during the replay is then
+        # either in the replay or handed to us, never in neither.
+        subscription = self.subscribe(stream)
+        if not await self.join_hub([subscription], opening=True):
             return
         await self.accept()
-        await self.replay(after)
-        await self.hub.present_join(self.member)
+        await self.replay({subscription: after})
+        await self.hub.present_join(subscription.member)
 
     # endregion
 
     async def disconnect(self, code: int) -> None:
         """Called when the socket closes (not when the server process dies)."""
-        if self.hub is not None and self.member is not None:
-            self.hub.detach(self.member, self.groups_joined())
-            await self.hub.present_leave(self.member)
+        if self.hub is not None:
+            await self.unsubscribe(*self.subscriptions.values())
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
@@ -185,54 +219,82 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     # region: stream-receive-json
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        stream = stream_of(content) if self.tagged else None
         try:
-            frame = self.protocol.parse(content)
-            command = getattr(self, "command_" + frame.type.replace(".", "_"))
-            await command(**frame.model_dump(exclude={"type"}))
+            subscription, frame = self.parse(content)
+            await self.handle(subscription, frame)
         except ProtocolError as error:
             await self.send_error(error)
         except (ObjectDoesNotExist, PermissionDenied, ValidationError, RateLimited) as error:
-            await self.send_error(_as_protocol_error(error, content))
+            await self.send_error(_as_protocol_error(error, content, stream=stream))
         except Exception:
             # A failing command must not take the socket down with it. Nothing was
             # half-saved, so the client may retry it, with the same client_id.
             logger.exception("command %r failed", content.get("type"))
+            detail, client_id = "Something went wrong; retry.", client_id_of(content)
             await self.send_error(
-                ProtocolError(
-                    "server_error", "Something went wrong; retry.", client_id=client_id_of(content)
-                )
+                ProtocolError("server_error", detail, client_id=client_id, stream=stream)
             )
 
     # endregion
 
-    # Client commands every stream speaks -------------------------------------
+    def parse(self, content: Any) -> tuple[Subscription | None, Frame]:
+        """The frame as its model, and the subscription whose stream handles it (None: the
+        consumer does)."""
+        frame = self.protocol.parse(content)
+        if self.handler(frame) is not None:
+            return None, frame
+        (subscription,) = self.subscriptions.values()
+        return subscription, frame
+
+    async def handle(self, subscription: Subscription | None, frame: Frame) -> None:
+        """Call the frame's command, on the consumer or on its stream."""
+        fields = frame.model_dump(exclude={"type"})
+        if subscription is None:
+            await self.handler(frame)(**fields)
+            return
+        command = getattr(subscription.stream, "command_" + frame.type.replace(".", "_"))
+        await command(partial(self.send_on, subscription), **fields)
+
+    def handler(self, frame: Frame) -> Any:
+        return getattr(self, "command_" + frame.type.replace(".", "_"), None)
+
+    # Client commands every stream socket speaks --------------------------------
 
     async def command_ping(self) -> None:
         """Keep-alive; the answer carries the head so a client notices a missed tail."""
-        head = await database_sync_to_async(self.stream_head)()
+        (subscription,) = self.subscriptions.values()
+        (head,) = await database_sync_to_async(stream_heads)([subscription.stream.head()])
         await self.send_json(Pong(seq=head).model_dump())
 
-    async def command_stream_sync(self, after: int) -> None:
-        """Resend every event after `after`: the client saw a gap."""
-        await self.replay(after)
+    async def command_stream_sync(self, after: int, stream: str | None = None) -> None:
+        """Resend every event of the stream after `after`: the client saw a gap."""
+        await self.replay({self.followed(stream): after})
 
     # Frames from the hub ----------------------------------------------------
 
-    async def deliver(self, seq: int | None, outgoing: WebSocketSendEvent) -> None:
-        """Send a frame broadcast to the stream (its text was encoded once, at commit)."""
-        if self.revoked:
+    async def deliver(
+        self, subscription: Subscription, seq: int | None, outgoing: WebSocketSendEvent
+    ) -> None:
+        """Send a frame broadcast to a stream (its text was encoded once, at commit)."""
+        if self.revoked or subscription.gone:
             return
-        if not self.live:
-            self.held.append((seq, outgoing))
-        elif seq is None or seq > self.replayed_upto:
+        if not subscription.live:
+            subscription.held.append((seq, outgoing))
+        elif seq is None or seq > subscription.replayed_upto:
             await self.base_send(outgoing)
 
     async def revoke(self, code: int) -> None:
         """Close the socket: its session, or the rights it was opened with, ended."""
         if not self.revoked:
             self.revoked = True
-            self.held.clear()
+            for subscription in self.subscriptions.values():
+                subscription.held.clear()
             await self.close(code=code)
+
+    async def drop(self, stream: str) -> None:
+        """The user may no longer read `stream`: a socket on it alone is closed, to reload."""
+        await self.revoke(CLOSE_RIGHTS_CHANGED)
 
     # Machinery -----------------------------------------------------------------
 
@@ -249,29 +311,75 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     # endregion
 
-    async def join_hub(self) -> bool:
-        """Attach to the hub; if it cannot deliver, accept and close with CLOSE_UNAVAILABLE.
+    async def resolve(self, name: str) -> Stream | None:
+        """The stream `name`, as this socket's user may follow it; None if they may not."""
+        resolved = await database_sync_to_async(streams_resolve)([name], user=self.user)
+        stream = resolved[name]
+        return None if isinstance(stream, Exception) else stream
 
-        Accepted first so that the client reads a close code it can act on (a
-        refused handshake is only an HTTP error to a browser).
+    def subscribe(self, stream: Stream) -> Subscription:
+        """Follow `stream`: its subscription, and the member the hub will deliver it to."""
+        subscription = Subscription(stream)
+        signed_in = self.user.is_authenticated
+        subscription.member = Member(
+            socket_id=self.socket_id,
+            user=self.user if signed_in else None,
+            presence=stream.presence,
+            names=stream.names,
+            announced=stream.announced,
+            deliver=partial(self.deliver, subscription),
+            session=self.scope["session"].session_key if signed_in else None,
+            revoke=self.revoke,
+            stream=stream.name,
+            tag=stream.name if self.tagged else None,
+            drop=partial(self.drop, stream.name),
+        )
+        self.subscriptions[stream.name] = subscription
+        return subscription
+
+    async def unsubscribe(self, *subscriptions: Subscription) -> None:
+        """Stop following streams: leave their groups and their presence."""
+        assert self.hub is not None
+        for subscription in subscriptions:
+            subscription.gone = True
+            subscription.held.clear()
+            if self.subscriptions.get(subscription.stream.name) is subscription:
+                del self.subscriptions[subscription.stream.name]
+            self.hub.detach(subscription.member, self.groups_joined(subscription))
+        await self.hub.present_leave(*(subscription.member for subscription in subscriptions))
+
+    async def join_hub(self, subscriptions: list[Subscription], *, opening: bool) -> bool:
+        """Attach to the hub; if it cannot deliver, close with CLOSE_UNAVAILABLE.
+
+        A socket still opening is accepted first, so that the client reads a
+        close code it can act on (a refused handshake is only an HTTP error to
+        a browser).
         """
-        assert self.hub is not None and self.member is not None
-        try:
-            await self.hub.attach(self.member, self.groups_joined())
-        except Exception:
-            logger.exception("joining the channel layer failed")
-            joined = False
-        else:
-            joined = self.hub.delivering
-        if not joined:
-            self.hub.detach(self.member, self.groups_joined())
+        assert self.hub is not None
+        attached = await asyncio.gather(
+            *(self.hub.attach(s.member, self.groups_joined(s)) for s in subscriptions),
+            return_exceptions=True,
+        )
+        failed = [error for error in attached if isinstance(error, BaseException)]
+        for error in failed:
+            logger.error("joining the channel layer failed", exc_info=error)
+        if not failed and self.hub.delivering:
+            return True
+        for subscription in subscriptions:
+            subscription.gone = True
+            self.subscriptions.pop(subscription.stream.name, None)
+            self.hub.detach(subscription.member, self.groups_joined(subscription))
+        if opening:
             self.hub = None
             # Its admission row would count against the user's socket limit for
             # PRESENCE_TTL, and a client reconnecting through an outage opens many.
-            await presence_leave(stream=self.member.presence, socket_id=self.member.socket_id)
+            (first,) = subscriptions
+            await presence_leave(stream=first.member.presence, socket_id=self.socket_id)
             await self.accept()
             await self.close(code=CLOSE_UNAVAILABLE)
-        return joined
+        else:
+            await self.revoke(CLOSE_UNAVAILABLE)
+        return False
 
     def requested_after(self) -> int | None:
         values = parse_qs(self.scope.get("query_string", b"").decode()).get("after")
@@ -282,58 +390,87 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             raise ValueError("after must not be negative")
         return after
 
-    # region: stream-replay
-    async def replay(self, after: int | None) -> None:
-        """Send the stored events after `after` in order, then `stream.ready`.
+    async def replay(self, afters: dict[Subscription, int | None]) -> None:
+        """Send each stream's stored events after its `after` in order, then its `stream.ready`.
 
         Live frames that arrive meanwhile are held, then sent after it, minus
-        those the replay already sent.
+        those the replay already sent. The heads and first batches of all the
+        streams are read together (replay_starts).
         """
-        self.live = False
+        for subscription in afters:
+            subscription.live = False
         try:
-            events = self.stream_events()
-            if after is None:
-                upto = await database_sync_to_async(self.stream_head)()
-            else:
-                # An `after` beyond the head is not trusted: the replay starts at the head.
-                upto, batch = await database_sync_to_async(self.replay_start)(events, after)
-                while not self.revoked:
-                    for seq, frame in batch:
-                        await self.send(text_data=frame)
-                        upto = seq
-                    if len(batch) < REPLAY_BATCH:
-                        break
-                    batch = await database_sync_to_async(stream_replay)(events, after=upto)
-            self.replayed_upto = max(self.replayed_upto, upto)
-            await self.send(text_data=encode(Ready(seq=upto).model_dump()))
+            starts = await database_sync_to_async(replay_starts)(
+                [(subscription.stream, after) for subscription, after in afters.items()]
+            )
+            for subscription, start in zip(afters, starts, strict=True):
+                await self.replay_stream(subscription, *start)
         finally:
-            while self.held:
-                held_seq, outgoing = self.held.popleft()
-                if held_seq is None or held_seq > self.replayed_upto:
-                    await self.base_send(outgoing)
-            self.live = True
+            for subscription in afters:
+                await self.go_live(subscription)
+
+    # region: stream-replay
+    async def replay_stream(
+        self, subscription: Subscription, start: int, cut: int, head: int, batch: list
+    ) -> None:
+        """Send one stream's replay from `start`: its first batch (up to seq `cut`), read with
+        the other streams', then the rest up to the head, then `stream.ready`."""
+        upto = start
+        for seq, frame in batch:
+            await self.send_on(subscription, frame)
+            upto = seq
+        # Past the first batch, the rest a batch at a time.
+        events, cursor = subscription.stream.events(), cut
+        while cursor < head and not self.revoked:
+            batch = await database_sync_to_async(stream_replay)(events, after=cursor)
+            for seq, frame in batch:
+                await self.send_on(subscription, frame)
+                upto = seq
+            if len(batch) < REPLAY_BATCH:
+                break
+            cursor = upto
+        subscription.replayed_upto = max(subscription.replayed_upto, upto)
+        await self.send_on(subscription, encode(Ready(seq=upto).model_dump()))
+        await self.go_live(subscription)
 
     # endregion
 
-    def replay_start(self, events: models.QuerySet, after: int) -> tuple[int, list[Any]]:
-        """Where a replay from `after` starts (never past the head), and its first batch."""
-        start = min(after, self.stream_head())
-        return start, stream_replay(events, after=start)
+    async def go_live(self, subscription: Subscription) -> None:
+        """Send the frames held during the replay, but those it sent; then stream live."""
+        while subscription.held:
+            held_seq, outgoing = subscription.held.popleft()
+            if held_seq is None or held_seq > subscription.replayed_upto:
+                await self.base_send(outgoing)
+        subscription.live = True
 
     @property
     def user(self) -> Any:
         """The socket's user (AnonymousUser when nobody is signed in), from AuthMiddlewareStack."""
         return self.scope["user"]
 
-    def groups_joined(self) -> list[str]:
+    def groups_joined(self, subscription: Subscription) -> list[str]:
         """The stream's group, the presence stream's when that is another one, and the user's."""
-        assert self.group is not None and self.member is not None
-        groups = [self.group]
-        if self.member.presence != self.group:
-            groups.append(self.member.presence)
-        if self.member.user is not None:
-            groups.append(user_group(self.member.user.pk))
+        member = subscription.member
+        groups = [subscription.stream.group]
+        if member.presence != subscription.stream.group:
+            groups.append(member.presence)
+        if member.user is not None:
+            groups.append(user_group(member.user.pk))
         return groups
+
+    def followed(self, stream: str | None) -> Subscription:
+        """The subscription to `stream` (None: the socket's one stream); not_allowed if none."""
+        if stream is None:
+            (only,) = self.subscriptions.values()
+            return only
+        subscription = self.subscriptions.get(stream)
+        if subscription is None:
+            raise ProtocolError("not_allowed", "Join the stream first.", stream=stream)
+        return subscription
+
+    async def send_on(self, subscription: Subscription, text: str) -> None:
+        """Send an encoded frame of the subscription's stream, tagged if the socket tags."""
+        await self.send(text_data=tag(text, subscription.member.tag))
 
     # region: flood-limit
     def within_flood_limit(self) -> bool:
@@ -347,24 +484,13 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     # endregion
 
     async def send_error(self, error: ProtocolError) -> None:
-        frame = Error(code=error.code, detail=error.detail, client_id=error.client_id)
+        frame = Error(
+            code=error.code, detail=error.detail, client_id=error.client_id, stream=error.stream
+        )
         await self.send_json(frame.model_dump())
 
     # Hooks -------------------------------------------------------------------------
 
-    async def authorise(self) -> bool:
-        """May this socket open? Load the stream onto `self` if so."""
-        raise NotImplementedError
-
-    def stream_group(self) -> str:
-        raise NotImplementedError
-
-    def presence_group(self) -> str:
-        """The group whose sockets are counted together (and told the count)."""
-        return self.stream_group()
-
-    def stream_events(self) -> models.QuerySet:
-        raise NotImplementedError
-
-    def stream_head(self) -> int:
+    def stream_name(self) -> str:
+        """The name of the stream the socket follows from the moment it opens."""
         raise NotImplementedError

@@ -45,8 +45,8 @@ from channels.layers import BaseChannelLayer
 from django.conf import settings
 
 from . import presence
-from .broadcast import channel_layer
-from .revocation import CLOSE_SESSION_ENDED, REVOKE, sessions_ended
+from .broadcast import channel_layer, tag
+from .revocation import CLOSE_SESSION_ENDED, REVOKE, UNSUBSCRIBE, sessions_ended
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,12 @@ def _raise_if_cancelled(error: Exception | None = None) -> None:
 
 @dataclass(eq=False, frozen=True)
 class Member:
-    """What the hub knows of one socket. Compared by identity: each socket is its own member."""
+    """What the hub knows of one socket's following of one stream.
+
+    Compared by identity: each (socket, stream) is its own member. A socket
+    that follows many streams (the multiplexed one) has one member for each,
+    with the same `socket_id`.
+    """
 
     socket_id: str
     # The signed-in user, or None for an anonymous socket.
@@ -105,6 +110,16 @@ class Member:
     # close it when that session or its rights end (streams/revocation.py).
     session: str | None = None
     revoke: Callable[[int], Awaitable[None]] | None = None
+    # The stream's name, and the tag its frames carry to this socket (None: sent
+    # as they are, on a socket that follows one stream).
+    stream: str = ""
+    tag: str | None = None
+    # How the socket stops following the stream when the user may no longer
+    # (subscriptions_revoke); None: it cannot be dropped alone.
+    drop: Callable[[], Awaitable[None]] | None = None
+    # Whether the presence group is told its count: the personal stream's row
+    # only counts the socket towards the user's limit.
+    announced: bool = True
 
 
 class SingleFlight:
@@ -208,19 +223,27 @@ class Hub:
                 continue
             if message.get("type") == REVOKE:
                 await self._revoke(members, message["code"], message.get("session"))
+            elif message.get("type") == UNSUBSCRIBE:
+                await self._unsubscribe(members, message["stream"])
             else:
                 await self._deliver(members, message)
 
     # endregion
 
     async def _deliver(self, members: set[Member], message: dict[str, Any]) -> None:
-        seq = message["seq"]
-        # One ASGI message for every socket: the frame was encoded once, at commit.
+        seq, text = message["seq"], message["frame"]
+        # One ASGI message per tag for every socket: the frame was encoded once,
+        # at commit, and each tag is added once here (None: untagged).
         # Without a "bytes" key, which ASGI allows and channels' test client requires.
-        outgoing = cast(WebSocketSendEvent, {"type": "websocket.send", "text": message["frame"]})
+        outgoing: dict[str | None, WebSocketSendEvent] = {}
         for member in tuple(members):
+            sent = outgoing.get(member.tag)
+            if sent is None:
+                sent = outgoing[member.tag] = cast(
+                    WebSocketSendEvent, {"type": "websocket.send", "text": tag(text, member.tag)}
+                )
             try:
-                await member.deliver(seq, outgoing)
+                await member.deliver(seq, sent)
             except Exception:
                 logger.exception("hub: a socket refused a frame")
 
@@ -237,6 +260,15 @@ class Hub:
                     logger.exception("hub: closing a revoked socket failed")
 
     # endregion
+
+    async def _unsubscribe(self, members: set[Member], stream: str) -> None:
+        """Make `members`' sockets stop following `stream` (the user may no longer read it)."""
+        for member in tuple(members):
+            if member.stream == stream and member.drop is not None:
+                try:
+                    await member.drop()
+                except Exception:
+                    logger.exception("hub: dropping a revoked stream failed")
 
     async def _recheck_sessions(self) -> None:
         """Close the sockets whose session ended without a word reaching this hub.
@@ -318,19 +350,26 @@ class Hub:
 
     # Presence -----------------------------------------------------------------------
 
-    async def present_join(self, member: Member) -> None:
+    async def present_join(self, *members: Member) -> None:
+        """Count each member's socket on its presence stream (one write for them all)."""
         await presence.presence_join(
-            stream=member.presence, socket_id=member.socket_id, user=member.user
+            [(member.presence, member.socket_id, member.user) for member in members]
         )
-        self.present.setdefault(member.presence, set()).add(member)
-        self.announce(member.presence, member.names)
+        for member in members:
+            self.present.setdefault(member.presence, set()).add(member)
+            if member.announced:
+                self.announce(member.presence, member.names)
 
-    async def present_leave(self, member: Member) -> None:
-        sockets = self.present.get(member.presence)
-        if sockets is not None:
-            sockets.discard(member)
-        await presence.presence_leave(stream=member.presence, socket_id=member.socket_id)
-        self.announce(member.presence, member.names)
+    async def present_leave(self, *members: Member) -> None:
+        """Stop counting each member's socket on its presence stream (one write for them all)."""
+        for member in members:
+            sockets = self.present.get(member.presence)
+            if sockets is not None:
+                sockets.discard(member)
+        await presence.presence_leave_all([(m.presence, m.socket_id) for m in members])
+        for member in members:
+            if member.announced:
+                self.announce(member.presence, member.names)
 
     def announce(self, stream: str, names: bool) -> None:
         """Send `stream`'s presence soon, together with whatever else changes meanwhile."""
@@ -387,8 +426,11 @@ class Hub:
         names = {
             stream: next(iter(members)).names for stream, members in self.present.items() if members
         }
+        announced = {
+            stream for stream, members in self.present.items() if any(m.announced for m in members)
+        }
         for stream in [stream for stream, members in self.present.items() if not members]:
             del self.present[stream]
         changed = await database_sync_to_async(presence.presence_refresh)(sockets)
-        for stream in changed:
+        for stream in changed & announced:
             self.announce(stream, names[stream])

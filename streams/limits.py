@@ -49,7 +49,9 @@ def socket_admit(*, stream: str, socket_id: str, user, address: str) -> bool:
         address=address or None,
         last_seen=timezone.now(),
     )
-    open_now = Presence.objects.filter(last_seen__gte=fresh_after(), **mine).count()
+    # Sockets, not rows: a multiplexed socket has a row on each stream it follows.
+    fresh = Presence.objects.filter(last_seen__gte=fresh_after(), **mine)
+    open_now = fresh.values("socket_id").distinct().count()
     if open_now <= limit:
         return True
     Presence.objects.filter(stream=stream, socket_id=socket_id).delete()

@@ -14,11 +14,14 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import models
+from django.db.models import IntegerField, Value
 
 from .broadcast import broadcast_on_commit, encode
 from .models import StreamEventBase
 
 REPLAY_BATCH = 500
+# Streams read in one statement at most (SQLite allows 500 terms in a compound SELECT).
+UNION_CHUNK = 200
 
 
 # region: stream-claim
@@ -90,3 +93,45 @@ def stream_replay(
 ) -> list[tuple[int, str]]:
     """(seq, frame) of up to `limit` events after `after`, in seq order."""
     return list(events.filter(seq__gt=after).order_by("seq").values_list("seq", "frame")[:limit])
+
+
+def stream_heads(heads: list[tuple[models.QuerySet, str]]) -> list[int]:
+    """The heads of many streams, in one query: each is (the row holding it, its column)."""
+    parts = [
+        rows.order_by()
+        .annotate(replay_index=Value(n, IntegerField()))
+        .values_list("replay_index", column)
+        for n, (rows, column) in enumerate(heads)
+    ]
+    found = dict(_union(parts))
+    return [found.get(n) or 0 for n in range(len(heads))]
+
+
+def streams_replay(ranges: list[tuple[models.QuerySet, int, int]]) -> list[list[tuple[int, str]]]:
+    """(seq, frame) of each stream's events with `after < seq <= upto`, in one query.
+
+    `ranges` are (events, after, upto); bounding each range by seq rather than
+    by a LIMIT lets one UNION read them all (a compound SELECT takes no LIMIT
+    per part on SQLite). Seqs are gap-free, so a range of REPLAY_BATCH seqs is
+    at most REPLAY_BATCH events.
+    """
+    parts = [
+        events.filter(seq__gt=after, seq__lte=upto)
+        .order_by()
+        .annotate(replay_index=Value(n, IntegerField()))
+        .values_list("replay_index", "seq", "frame")
+        for n, (events, after, upto) in enumerate(ranges)
+        if upto > after
+    ]
+    batches: list[list[tuple[int, str]]] = [[] for _ in ranges]
+    for n, seq, frame in sorted(_union(parts)):
+        batches[n].append((seq, frame))
+    return batches
+
+
+def _union(parts: list[models.QuerySet]) -> list[tuple]:
+    rows: list[tuple] = []
+    for start in range(0, len(parts), UNION_CHUNK):
+        first, *others = parts[start : start + UNION_CHUNK]
+        rows.extend(first.union(*others, all=True) if others else first)
+    return rows

@@ -7,13 +7,16 @@ append to it in the transaction of the change that caused the event; every
 tab of the user follows it (the multiplexed socket joins it on connect).
 """
 
+from collections.abc import Sequence
 from typing import Any
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import transaction
 from django.db.models import QuerySet
 
 from .log import stream_append, stream_claim
 from .models import PersonalEvent, PersonalStream
+from .registry import Stream
 from .schemas import Frame
 
 # The stream's name on the multiplexed socket, the same for every user: a
@@ -53,3 +56,36 @@ def personal_head(*, user) -> int:
 
 def personal_events(*, user) -> QuerySet[PersonalEvent]:
     return PersonalEvent.objects.filter(stream_id=user.pk)
+
+
+# The stream on a socket ---------------------------------------------------------------
+
+
+class UserStream(Stream):
+    """A user's personal stream, as their own socket follows it: it only listens."""
+
+    listen_only = "The personal stream only listens."
+    # Its presence row counts the socket towards SOCKETS_PER_USER; nobody is told of it.
+    announced = False
+    names = False
+
+    def __init__(self, *, user) -> None:
+        group = personal_group(user.pk)
+        super().__init__(name=PERSONAL, group=group, presence=group)
+        self.user = user
+
+    def events(self) -> QuerySet[PersonalEvent]:
+        return personal_events(user=self.user)
+
+    def head(self) -> tuple[QuerySet, str]:
+        return PersonalStream.objects.filter(user=self.user), "last_seq"
+
+
+def personal_resolve(keys: Sequence[str | None], user) -> dict[str | None, Stream | Exception]:
+    """`user` names only the user's own stream: the kind has no key."""
+    return {
+        key: UserStream(user=user)
+        if key is None and user.is_authenticated
+        else ObjectDoesNotExist("No such stream.")
+        for key in keys
+    }

@@ -12,7 +12,10 @@ user it has a socket for, and closes those sockets (streams/hub.py):
   after a logout only the sockets of the session that logged out, since the
   user's other sessions stay signed in;
 - the rights changed (groups, permissions, staff or superuser status): 4403,
-  and the page reloads to be authorised anew.
+  and the page reloads to be authorised anew;
+- the user may no longer read one stream (removed from a private room, or
+  left it): `subscriptions_revoke`, called by the service that made the
+  change. Only that stream is dropped.
 
 Revocation goes through the channel layer, so a layer outage can delay it: the
 hub also checks the sessions of all its sockets every SOCKET_SESSION_RECHECK
@@ -40,8 +43,9 @@ from django.utils.module_loading import import_string
 
 from .broadcast import channel_layer
 
-# The layer message type the hubs close sockets on.
+# The layer message types the hubs close sockets on, and drop one stream of them on.
 REVOKE = "stream.revoke"
+UNSUBSCRIBE = "stream.unsubscribe"
 
 CLOSE_SESSION_ENDED = 4401
 CLOSE_RIGHTS_CHANGED = 4403
@@ -68,6 +72,18 @@ def sockets_revoke(*, user_id: int, code: int, session_key: str | None = None) -
 
 
 # endregion
+
+
+def subscriptions_revoke(*, user_id: int, stream: str) -> None:
+    """Make every socket of the user stop following `stream`, once the transaction commits.
+
+    `stream` is the stream's name on the wire (`chat:<slug>`). A multiplexed
+    socket drops it (`stream.left`, reason `not_allowed`) and keeps the others;
+    a socket that follows only that stream closes with 4403.
+    """
+    group = user_group(user_id)
+    message = {"type": UNSUBSCRIBE, "group": group, "stream": stream}
+    transaction.on_commit(lambda: async_to_sync(channel_layer().group_send)(group, message))
 
 
 def sessions_ended(sessions: set[tuple[int, str | None]]) -> set[tuple[int, str | None]]:

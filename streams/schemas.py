@@ -57,9 +57,14 @@ ERROR_CODES: dict[ErrorCode, str] = {
     ),
     "not_allowed": (
         "Editing someone else's message; deleting it without being staff. On a liveblog socket:"
-        " any frame but `ping` and `stream.sync`."
+        " any frame but `ping` and `stream.sync`. On the multiplexed socket: joining a private"
+        " room one is not a member of, or more than `STREAMS_PER_SOCKET` streams; a command for"
+        " a stream not joined, or for one that only listens."
     ),
-    "not_found": "No such message in this room (or it was deleted).",
+    "not_found": (
+        "No such message in this room (or it was deleted). On the multiplexed socket: joining a"
+        " stream that does not exist."
+    ),
     "server_error": (
         "The server failed while handling the frame; nothing was half-saved: retry, with the same"
         " `client_id`."
@@ -70,6 +75,7 @@ ERROR_CODES: dict[ErrorCode, str] = {
 # No frame of the protocol nests deeper than this; a deeper one is refused unread.
 MAX_DEPTH = 8
 TOO_DEEP = "The frame is nested too deeply."
+MAX_STREAM_NAME = 200
 
 
 def client_id_of(frame: Any) -> str | None:
@@ -82,6 +88,14 @@ def client_id_of(frame: Any) -> str | None:
     if not isinstance(client_id, str) or text_problem(client_id) is not None:
         return None
     return client_id
+
+
+def stream_of(frame: Any) -> str | None:
+    """The stream a frame names on the multiplexed socket, if it names one an error may carry."""
+    stream = frame.get("stream") if isinstance(frame, dict) else None
+    if not isinstance(stream, str) or not 0 < len(stream) <= MAX_STREAM_NAME:
+        return None
+    return stream if text_problem(stream) is None else None
 
 
 def text_problem(value: Any) -> str | None:
@@ -110,11 +124,20 @@ def text_problem(value: Any) -> str | None:
 class ProtocolError(Exception):
     """A frame that breaks the protocol: answered with an error frame."""
 
-    def __init__(self, code: ErrorCode, detail: str, *, client_id: str | None = None) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        detail: str,
+        *,
+        client_id: str | None = None,
+        stream: str | None = None,
+    ) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
         self.client_id = client_id
+        # On the multiplexed socket, the stream the frame was about.
+        self.stream = stream
 
 
 class TooLong:
@@ -225,6 +248,17 @@ class PresenceCount(Frame):
     count: int = Field(ge=0, description="How many people: signed in, or not, counted once each.")
 
 
+# A stream's name on the multiplexed socket: `chat:<slug>`, `liveblog:<slug>`, or `user`.
+StreamName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_STREAM_NAME,
+        description="The stream's name: `chat:<slug>`, `liveblog:<slug>`, or `user`.",
+    ),
+]
+
+
 # region: error-frame
 class Error(Frame):
     """A frame was refused. The socket stays open."""
@@ -240,15 +274,82 @@ class Error(Frame):
         ),
     )
     # endregion
+    stream: StreamName | SkipJsonSchema[None] = Field(
+        default=None,
+        description=(
+            "On the multiplexed socket: the stream the refused frame named, or whose join was"
+            " refused."
+        ),
+    )
 
     @model_serializer(mode="wrap")
     def _absent_not_null(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Without a client_id the key is absent, never null. (Field(exclude_if=...)
+        # Without a client_id (a stream) the key is absent, never null. (Field(exclude_if=...)
         # would say so too, but pydantic before 2.12 ignores it without a word.)
         frame = handler(self)
-        if frame["client_id"] is None:
-            del frame["client_id"]
+        for key in ("client_id", "stream"):
+            if frame[key] is None:
+                del frame[key]
         return frame
+
+
+# The multiplexed socket's own frames ----------------------------------------------
+
+
+class Join(Frame):
+    """Follow a stream: its events after `after`, then `stream.ready`, then live. A stream
+    already followed is synced. Refused with an `error` naming the stream."""
+
+    type: Literal["stream.join"] = "stream.join"
+    stream: StreamName
+    after: Head | SkipJsonSchema[None] = Field(
+        default=None,
+        description="The last seq the client applied; without it, nothing is replayed.",
+    )
+
+
+class Leave(Frame):
+    """Stop following a stream; answered with `stream.left`."""
+
+    type: Literal["stream.leave"] = "stream.leave"
+    stream: StreamName
+
+
+class StreamSync(Frame):
+    """Replay one stream's events after seq `after`: the client saw a gap. Ends with that
+    stream's `stream.ready`."""
+
+    type: Literal["stream.sync"] = "stream.sync"
+    stream: StreamName
+    after: Head = Field(description="The last seq the client applied.")
+
+
+class Left(Frame):
+    """The socket no longer follows the stream: the client left it, or (with `reason`) the
+    server dropped it."""
+
+    type: Literal["stream.left"] = "stream.left"
+    stream: StreamName
+    reason: Literal["not_allowed"] | SkipJsonSchema[None] = Field(
+        default=None,
+        description="Why the server dropped it: the user may no longer read it. Absent after"
+        " `stream.leave`.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _absent_not_null(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        frame = handler(self)
+        if frame["reason"] is None:
+            del frame["reason"]
+        return frame
+
+
+class Heads(Frame):
+    """The answer to `ping` on the multiplexed socket: every followed stream's head, so a
+    client whose last event of a stream was dropped notices and syncs it."""
+
+    type: Literal["pong"] = "pong"
+    heads: dict[str, Head] = Field(description="Each followed stream's name -> its head.")
 
 
 # One side of a socket -------------------------------------------------------------

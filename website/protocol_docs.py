@@ -22,7 +22,7 @@ from chat import protocol as chat
 from chat import routing as chat_routing
 from liveblog import protocol as liveblog
 from liveblog import routing as liveblog_routing
-from streams import schemas
+from streams import multiplex, schemas
 from streams.schemas import ERROR_CODES, TOO_LONG, Frame, Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,6 +122,8 @@ def _kind(prop: dict[str, Any]) -> str:
     if kind == "integer":
         return f"integer ≥ {prop['minimum']}" if "minimum" in prop else "integer"
     if kind == "array":
+        if "prefixItems" in prop:  # a tuple
+            return "[" + ", ".join(_kind(item) for item in prop["prefixItems"]) + "]"
         return f"list of {_kind(prop['items'])}s"
     return kind
 
@@ -198,6 +200,20 @@ def _stream_frames() -> str:
     return _table(["Direction", "Frame", "Fields", "Meaning"], rows)
 
 
+def _multiplex_frames() -> str:
+    """The multiplexed socket's own frames, by direction (every other frame is a stream's)."""
+    rows = [
+        [direction, f"`{frame_type}`", _field_lines(model), _text(model.__doc__)]
+        for direction, protocol in (
+            ("client → server", multiplex.CLIENT),
+            ("server → client", multiplex.SERVER),
+        )
+        for frame_type, model in protocol.frames.items()
+        if model is not schemas.Error and model is not schemas.Ping
+    ]
+    return _table(["Direction", "Frame", "Fields", "Meaning"], rows)
+
+
 def _own_frames(protocol: Protocol) -> str:
     rows = [
         [f"`{frame_type}`", _field_lines(model), _text(model.__doc__)]
@@ -246,9 +262,13 @@ def sections() -> dict[str, str]:
     """Each generated region of protocol.md, by name."""
     return {
         "stream-frames": _stream_frames(),
+        "multiplex-frames": _multiplex_frames(),
         "chat-client": _own_frames(chat.CLIENT),
         "chat-server": _own_frames(chat.SERVER),
         "chat-message": _object(chat.Message),
+        "personal-frames": _own_frames(chat.PERSONAL),
+        "chat-room-entry": _object(chat.RoomEntry),
+        "chat-sidebar-room": _object(chat.SidebarRoom, beyond=chat.RoomEntry),
         "liveblog-server": _audience_frames(LIVEBLOG.servers),
         "liveblog-reader-post": _object(liveblog.ReaderPost),
         "liveblog-editor-post": _object(liveblog.EditorPost, beyond=liveblog.ReaderPost),

@@ -221,6 +221,8 @@ CHAT_CHANGE_LIMIT = env_int("CHAT_CHANGE_LIMIT", 20)
 # Sockets open at once: per signed-in user, and per address for anonymous ones.
 SOCKETS_PER_USER = env_int("SOCKETS_PER_USER", 20)
 SOCKETS_PER_ADDRESS = env_int("SOCKETS_PER_ADDRESS", 50)
+# Streams one multiplexed socket (/ws/) may follow at once, the user's own aside.
+STREAMS_PER_SOCKET = env_int("STREAMS_PER_SOCKET", 100)
 # chat.typing is told to a room at most once every this many seconds per user.
 CHAT_TYPING_EVERY = env_int("CHAT_TYPING_EVERY", 2)
 # Logins: after this many failures for one username from one address, that
@@ -236,6 +238,11 @@ SIGNUP_LIMIT = env_int("SIGNUP_LIMIT", 10)
 SIGNUP_WINDOW = env_int("SIGNUP_WINDOW", 3600)
 ROOM_CREATE_LIMIT = env_int("ROOM_CREATE_LIMIT", 10)
 ROOM_CREATE_WINDOW = env_int("ROOM_CREATE_WINDOW", 3600)
+# Chat: the unread message ids the room page starts with, per room; the people one
+# message can mention (and notify); the people of one direct conversation.
+CHAT_UNREAD_IDS = env_int("CHAT_UNREAD_IDS", 200)
+CHAT_MENTIONS_PER_MESSAGE = env_int("CHAT_MENTIONS_PER_MESSAGE", 20)
+CHAT_DIRECT_MEMBERS = env_int("CHAT_DIRECT_MEMBERS", 9)
 WEBSOCKET_FLOOD_BURST = env_int("WEBSOCKET_FLOOD_BURST", 60)
 WEBSOCKET_FLOOD_RATE = env_int("WEBSOCKET_FLOOD_RATE", 5)
 

@@ -6,7 +6,12 @@ const SAFE_SCHEMES = new Set(["http:", "https:", "mailto:"]);
 const DROP = new Set(["SCRIPT", "STYLE", "IFRAME", "OBJECT", "EMBED", "TEMPLATE", "NOSCRIPT"]);
 
 export const CHAT_TAGS = {
-  P: [], BR: [], EM: [], STRONG: [], CODE: [], PRE: [], A: ["href", "title"],
+  P: [], BR: [], EM: [], STRONG: [], CODE: [], PRE: [], A: ["href", "title", "class"],
+};
+
+// The classes a tag may keep (a mention's link): any other class is dropped.
+export const CLASSES = {
+  A: ["mention"],
 };
 
 export const ARTICLE_TAGS = {
@@ -39,6 +44,11 @@ function copy(from, to, allowed) {
         const value = node.getAttribute(name);
         if (value === null) continue;
         if ((name === "href" || name === "src") && !safeUrl(value)) continue;
+        if (name === "class") {
+          const kept = value.split(/\s+/).filter((c) => (CLASSES[node.tagName] || []).includes(c));
+          if (kept.length) element.setAttribute("class", kept.join(" "));
+          continue;
+        }
         element.setAttribute(name, value);
       }
       if (node.tagName === "A") element.setAttribute("rel", "nofollow noopener noreferrer");

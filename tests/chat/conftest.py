@@ -1,11 +1,13 @@
 """Chat fixtures: rooms, and signed-in sockets on the real ASGI application."""
 
+import json
 from collections.abc import Callable
 
 import pytest
 
 from chat import services
-from chat.protocol import SERVER
+from chat.protocol import PERSONAL, SERVER
+from streams.personal import personal_events
 from tests.support.sockets import socket_opener
 
 
@@ -39,3 +41,18 @@ def connect(login_cookie) -> Callable:
         return await open_socket(user, f"/ws/chat/{slug}/", **kwargs)
 
     return open_room
+
+
+@pytest.fixture
+def personal(db) -> Callable:
+    """`personal(user, "user.read")` -> the frames of that type in the user's personal
+    stream, oldest first (all of them without a type), each checked against the protocol."""
+
+    def frames(user, frame_type: str | None = None) -> list[dict]:
+        stored = personal_events(user=user).order_by("seq").values_list("frame", flat=True)
+        found = [json.loads(frame) for frame in stored]
+        for frame in found:
+            PERSONAL.check(frame)
+        return [frame for frame in found if frame_type in (None, frame["type"])]
+
+    return frames

@@ -147,3 +147,18 @@ def test_the_admin_judges_a_room_name_as_the_site_does(make_user):
     assert "invisible or direction-changing" in str(refused.context["adminform"].form.errors)
     assert accepted.status_code == 302
     assert list(Room.objects.values_list("slug", flat=True)) == ["кафе"]
+
+
+def test_the_admin_shows_a_rooms_kind_and_members_without_changing_them(make_user):
+    from django.test import Client
+
+    owner = make_user(username="olga")
+    room = services.room_create(name="Staff", created_by=owner, kind=Room.Kind.PRIVATE)
+    admin = Client()
+    admin.force_login(make_user(is_staff=True, is_superuser=True))
+
+    page = admin.get(f"/admin/chat/room/{room.pk}/change/")
+
+    assert page.status_code == 200
+    assert b"olga" in page.content and b"Private" in page.content
+    assert b'name="kind"' not in page.content

@@ -1,6 +1,7 @@
 """The hub's own machinery: one flight per key, and presence announcements that are never lost."""
 
 import asyncio
+import json
 
 import pytest
 from channels.layers import InMemoryChannelLayer
@@ -98,3 +99,24 @@ async def test_the_hub_stops_when_cancelled_whatever_the_layer_makes_of_that(lay
     done, pending = await asyncio.wait(hub.tasks, timeout=5)
     assert pending == set()
     assert all(task.cancelled() for task in done)
+
+
+async def test_a_broadcast_is_tagged_once_per_stream_name_and_untagged_sockets_get_it_as_sent():
+    hub = Hub(channel_layer())
+    received: dict[str, list] = {}
+
+    def member(name: str, tag: str | None) -> hub_module.Member:
+        async def deliver(seq, outgoing):
+            received.setdefault(name, []).append(outgoing)
+
+        return hub_module.Member(
+            socket_id=name, user=None, presence="p", names=True, deliver=deliver, tag=tag
+        )
+
+    members = {member("a", "chat:lobby"), member("b", "chat:lobby"), member("c", None)}
+    text = '{"type":"chat.typing","user":"ann"}'
+    await hub._deliver(members, {"seq": None, "frame": text})
+    (a,), (b,), (c,) = received["a"], received["b"], received["c"]
+    assert a is b  # one text for every socket with that tag
+    assert json.loads(a["text"]) == {"stream": "chat:lobby", **json.loads(text)}
+    assert c["text"] == text

@@ -23,7 +23,11 @@ def js_allow_list(name: str) -> dict[str, set[str]]:
 
 
 def python_allow_list(tags: set[str]) -> dict[str, set[str]]:
-    return {tag: markdown.ATTRIBUTES.get(tag, set()) for tag in tags}
+    """{tag: attributes}, `class` among them where the tag may keep some classes."""
+    return {
+        tag: markdown.ATTRIBUTES.get(tag, set()) | ({"class"} if tag in markdown.CLASSES else set())
+        for tag in tags
+    }
 
 
 @pytest.mark.parametrize(
@@ -40,3 +44,27 @@ def test_the_browser_allows_the_url_schemes_the_server_allows():
     assert {s.rstrip(":") for s in re.findall(r'"([^"]+)"', schemes.group(1))} == (
         markdown.URL_SCHEMES
     )
+
+
+def test_the_browser_keeps_exactly_the_classes_the_server_keeps():
+    assert js_allow_list("CLASSES") == markdown.CLASSES
+
+
+def test_a_mention_of_someone_named_becomes_a_link_and_nowhere_else():
+    text = "hi @ann, `@ann` in code, [@ann](https://example.com), mail ann@example.com, @zed"
+
+    html = markdown.render_chat(text, mentions={"ann": "/people/ann"})
+
+    assert html.count('class="mention"') == 1
+    assert '<a href="/people/ann" class="mention" rel="nofollow noopener noreferrer">@ann</a>' in (
+        html
+    )
+    assert "<code>@ann</code>" in html
+    assert "@zed" in html
+    assert markdown.mention_names(text) == ["ann", "zed"]
+
+
+def test_a_class_written_in_a_message_is_not_kept():
+    html = markdown.render_chat('<a class="mention" href="/x">@ann</a> [x](/y){.mention}')
+
+    assert not re.search(r"<a [^>]*class=", html)

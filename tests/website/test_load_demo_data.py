@@ -60,9 +60,30 @@ def test_it_adds_rooms_with_a_conversation_once():
 
     load()
     load()
-    assert Room.objects.count() == 3
+    assert Room.objects.count() == 5
     lobby = Room.objects.get(slug="lobby")
     assert lobby.last_seq == Message.objects.filter(room=lobby).count() >= 3
     assert list(RoomEvent.objects.filter(room=lobby).values_list("seq", flat=True)) == list(
         range(1, lobby.last_seq + 1)
     )
+
+
+def test_it_adds_a_private_room_a_direct_conversation_and_a_mention_carol_has_not_read():
+    from chat.models import Membership, Room
+    from chat.selectors import room_readable, sidebar
+
+    load()
+    load()
+    alice, bob, carol = (
+        get_user_model().objects.get(username=n) for n in ("alice", "bob", "carol")
+    )
+
+    private = Room.objects.get(kind=Room.Kind.PRIVATE)
+    direct = Room.objects.get(kind=Room.Kind.DIRECT)
+    for room in (private, direct):
+        members = set(Membership.objects.filter(room=room).values_list("user__username", flat=True))
+        assert members == {"alice", "bob"}
+        assert not room_readable(room=room, user=carol)
+    assert direct.messages.count() == 2
+    lobby = next(entry for entry in sidebar(user=carol) if entry.slug == "lobby")
+    assert lobby.mentions == 1 and lobby.unread >= 1

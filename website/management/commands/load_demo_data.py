@@ -33,6 +33,8 @@ DEMO_ROOMS = [
             ("bob", "Hi *everyone*. Try opening this room in two windows."),
             ("carol", "Edits and deletes show up live too, and `code` renders as code."),
             ("alice", "The docs are at https://docs.djangoproject.com/ if you get stuck."),
+            # carol has not read it: the lobby shows her a mention.
+            ("bob", "@carol, is the liveblog ready for today?"),
         ],
     ),
     (
@@ -50,6 +52,28 @@ DEMO_ROOMS = [
     ("Random", "Anything goes.", [("carol", "Is anyone else here on a phone?")]),
 ]
 
+# A private room alice owns and bob is in: (name, description, members, [(author, body)]).
+DEMO_PRIVATE_ROOMS = [
+    (
+        "Launch plans",
+        "Only alice and bob can find it.",
+        ["bob"],
+        [
+            ("alice", "This room is private: only the people I add can read it."),
+            ("bob", "Good. Shall we tell carol about the launch party?"),
+        ],
+    ),
+]
+# Direct conversations: (the people, [(author, body)]).
+DEMO_DIRECT = [
+    (
+        ["alice", "bob"],
+        [
+            ("bob", "A direct message: just the two of us."),
+            ("alice", "Mention someone with @ and their username, like @carol."),
+        ],
+    ),
+]
 
 DEMO_LIVEBLOG = {
     "title": "Release day: the Channels reference app",
@@ -109,6 +133,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             users = self.load_users()
         self.load_rooms(users)
+        self.load_private_rooms(users)
+        self.load_direct(users)
         self.load_liveblog(users)
         self.stdout.write(
             self.style.SUCCESS(
@@ -140,12 +166,37 @@ class Command(BaseCommand):
             room = chat_services.room_create(
                 name=name, description=description, created_by=users["alice"]
             )
-            for number, (author, body) in enumerate(lines):
-                chat_services.message_create(
-                    room=room, author=users[author], body=body, client_id=f"demo-{number}"
-                )
+            self.load_messages(room, users, lines)
             if self.verbosity >= 2:
                 self.stdout.write(f"created room {name}")
+
+    def load_private_rooms(self, users: dict) -> None:
+        """Private rooms alice owns, with their members, through the chat services."""
+        for name, description, members, lines in DEMO_PRIVATE_ROOMS:
+            if room_get(slug=slugify(name)) is not None:
+                continue
+            room = chat_services.room_create(
+                name=name, description=description, created_by=users["alice"], kind="private"
+            )
+            for member in members:
+                chat_services.member_add(room=room, by=users["alice"], user=users[member])
+            self.load_messages(room, users, lines)
+            if self.verbosity >= 2:
+                self.stdout.write(f"created private room {name}")
+
+    def load_direct(self, users: dict) -> None:
+        """Direct conversations; opening one again finds it, and its messages are kept."""
+        for people, lines in DEMO_DIRECT:
+            first, *others = (users[name] for name in people)
+            room = chat_services.dm_open(by=first, users=others)
+            self.load_messages(room, users, lines)
+
+    def load_messages(self, room, users: dict, lines: list[tuple[str, str]]) -> None:
+        # A message with a client_id its author already used in the room is not sent again.
+        for number, (author, body) in enumerate(lines):
+            chat_services.message_create(
+                room=room, author=users[author], body=body, client_id=f"demo-{number}"
+            )
 
     def load_liveblog(self, users: dict) -> None:
         """A liveblog with a pinned update, key events, a draft and a scheduled post."""

@@ -1,0 +1,88 @@
+"""A chat room as a stream (`chat:<slug>`): how a socket follows it, and the commands it takes.
+
+The one-stream socket (/ws/chat/<slug>/) and the multiplexed one (/ws/) both
+follow a room through `RoomStream`, so both call the same services the same
+way. Registered in ChatConfig.ready.
+"""
+
+from collections.abc import Sequence
+
+from channels.db import database_sync_to_async
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
+from django.db.models import QuerySet
+
+from streams.registry import Reply, Stream
+
+from . import services
+from .models import Room
+from .protocol import COMMANDS
+from .selectors import message_frame, room_events, room_readable
+
+PREFIX = "chat"
+
+
+def rooms_resolve(slugs: Sequence[str | None], user) -> dict[str | None, Stream | Exception]:
+    """The rooms of `slugs` that `user` may read, as streams, in one query for the rooms."""
+    rooms = {room.slug: room for room in Room.objects.filter(slug__in=[s for s in slugs if s])}
+    resolved: dict[str | None, Stream | Exception] = {}
+    for slug in slugs:
+        room = rooms.get(slug or "")
+        if room is None:
+            resolved[slug] = ObjectDoesNotExist("No such room.")
+        elif not room_readable(room=room, user=user):
+            resolved[slug] = PermissionDenied("Only the room's members can follow it.")
+        else:
+            resolved[slug] = RoomStream(room=room, user=user)
+    return resolved
+
+
+class RoomStream(Stream):
+    commands = COMMANDS
+
+    def __init__(self, *, room: Room, user) -> None:
+        super().__init__(name=room.stream_name, group=room.group_name, presence=room.group_name)
+        self.room = room
+        self.user = user
+
+    def events(self) -> QuerySet:
+        return room_events(room=self.room)
+
+    def head(self) -> tuple[QuerySet, str]:
+        return Room.objects.filter(pk=self.room.pk), "last_seq"
+
+    # Client commands -----------------------------------------------------------
+
+    # region: chat-send-command
+    async def command_chat_send(self, reply: Reply, body: str, client_id: str) -> None:
+        """Post a message; a retried `client_id` gets the original back, to this socket only."""
+        retry_frame = await database_sync_to_async(self.send_message)(body, client_id)
+        if retry_frame is not None:
+            await reply(retry_frame)
+
+    # endregion
+
+    async def command_chat_edit(self, reply: Reply, id: int, body: str) -> None:  # noqa: A002
+        await database_sync_to_async(services.message_edit)(
+            room=self.room, message_id=id, by=self.user, body=body
+        )
+
+    async def command_chat_delete(self, reply: Reply, id: int) -> None:  # noqa: A002
+        await database_sync_to_async(services.message_delete)(
+            room=self.room, message_id=id, by=self.user
+        )
+
+    async def command_chat_typing(self, reply: Reply) -> None:
+        await database_sync_to_async(services.typing_announce)(room=self.room, user=self.user)
+
+    async def command_chat_read(self, reply: Reply, seq: int) -> None:
+        """Move the user's read position in the room (told on their personal stream)."""
+        await database_sync_to_async(services.read_mark)(room=self.room, user=self.user, seq=seq)
+
+    # region: chat-send-message
+    def send_message(self, body: str, client_id: str) -> str | None:
+        message, created = services.message_send(
+            room=self.room, author=self.user, body=body, client_id=client_id
+        )
+        return None if created else message_frame(message=message)
+
+    # endregion
