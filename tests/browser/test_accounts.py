@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from chat.services import room_create
-from tests.support.browser import wait_live
+from tests.support.browser import off_loop, wait_live
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,7 +43,7 @@ def test_logging_out_in_one_tab_ends_the_room_socket_in_another(
     new_context, live_server_url: str, make_user, password: str
 ):
     ann = make_user(username="ann")
-    room = room_create(name="Signed in only", created_by=ann)
+    room = off_loop(room_create, name="Signed in only", created_by=ann)
     context = new_context()
     room_tab = context.new_page()
     room_tab.goto(f"{live_server_url}/accounts/login/?next=/chat/{room.slug}/")

@@ -118,7 +118,7 @@ def row_with(page: Page, text: str):
 
 # region: two-people-chat-live
 def test_two_people_chat_live(enter_room, daphne_server, ann, bob):
-    room = room_create(name="Two people", created_by=ann)
+    room = off_loop(room_create, name="Two people", created_by=ann)
     page_a = enter_room(daphne_server.url, ann, room.slug)
     page_b = enter_room(daphne_server.url, bob, room.slug)
 
@@ -154,7 +154,7 @@ def test_two_people_chat_live(enter_room, daphne_server, ann, bob):
 
 
 def test_a_reconnect_shows_what_a_fresh_load_shows(enter_room, daphne_server, proxy_to, ann, bob):
-    room = room_create(name="Flaky network", created_by=ann)
+    room = off_loop(room_create, name="Flaky network", created_by=ann)
     off_loop(message_create, room=room, author=bob, body="Before anyone came", client_id="seed-1")
     proxy = proxy_to(daphne_server.port)
 
@@ -221,7 +221,7 @@ def test_a_reconnect_shows_what_a_fresh_load_shows(enter_room, daphne_server, pr
 
 
 def test_message_text_is_never_markup(enter_room, daphne_server, ann, bob):
-    room = room_create(name="Hostile text", created_by=ann)
+    room = off_loop(room_create, name="Hostile text", created_by=ann)
     page_a = enter_room(daphne_server.url, ann, room.slug)
     page_b = enter_room(daphne_server.url, bob, room.slug)
     dialogs: list[str] = []
@@ -252,8 +252,8 @@ def test_message_text_is_never_markup(enter_room, daphne_server, ann, bob):
 
 
 def test_a_stopped_socket_closes_for_good(enter_room, daphne_server, ann, bob):
-    room = room_create(name="Watched", created_by=bob)
-    elsewhere = room_create(name="Elsewhere", created_by=ann)
+    room = off_loop(room_create, name="Watched", created_by=bob)
+    elsewhere = off_loop(room_create, name="Elsewhere", created_by=ann)
     page_b = enter_room(daphne_server.url, bob, room.slug)
     page_a = enter_room(daphne_server.url, ann, elsewhere.slug)
     presence_b = page_b.locator("#presence li")
@@ -272,7 +272,7 @@ def test_a_stopped_socket_closes_for_good(enter_room, daphne_server, ann, bob):
 def test_a_refused_edit_stays_on_screen_until_the_next_success_or_a_dismiss(
     enter_room, daphne_server, ann
 ):
-    room = room_create(name="Refusals", created_by=ann)
+    room = off_loop(room_create, name="Refusals", created_by=ann)
     signed_in = enter_room(daphne_server.url, ann, room.slug)
     # Fake timers from the first script on: the test runs the typing line's refresh itself.
     signed_in.context.clock.install()
@@ -389,7 +389,7 @@ def run_sql(statements: dict[str, list[str]]) -> None:
 def test_a_send_the_server_failed_on_is_retried_with_its_client_id_and_shown_once(
     enter_room, daphne_server, ann
 ):
-    room = room_create(name="Brief outage", created_by=ann)
+    room = off_loop(room_create, name="Brief outage", created_by=ann)
     signed_in = enter_room(daphne_server.url, ann, room.slug)
     page, frames = watched_room(signed_in.context, daphne_server.url, room.slug)
     signed_in.close()
@@ -433,7 +433,7 @@ REFUSED_FOR_GOOD = [
 def test_a_send_refused_for_good_is_shown_failed_and_never_sent_again(
     enter_room, daphne_server, proxy_to, ann, text, reason
 ):
-    room = room_create(name="Refused sends", created_by=ann)
+    room = off_loop(room_create, name="Refused sends", created_by=ann)
     proxy = proxy_to(daphne_server.port)
     signed_in = enter_room(proxy.url, ann, room.slug)
     page, frames = watched_room(signed_in.context, proxy.url, room.slug)
@@ -473,7 +473,7 @@ def test_a_send_refused_for_good_is_shown_failed_and_never_sent_again(
 def test_a_send_the_server_keeps_failing_on_is_offered_for_retry_after_five_tries(
     enter_room, daphne_server, ann
 ):
-    room = room_create(name="Long outage", created_by=ann)
+    room = off_loop(room_create, name="Long outage", created_by=ann)
     signed_in = enter_room(daphne_server.url, ann, room.slug)
     # Fake timers from the first script on: the test moves the page's clock itself.
     signed_in.context.clock.install()

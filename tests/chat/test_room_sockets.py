@@ -24,7 +24,9 @@ async def test_a_private_room_refuses_the_socket_of_anyone_not_in_it(connect, ma
     room = await db(private_room_of)(olga)
 
     assert await connect(stranger, room, expect=False) is None
-    assert await connect(olga, room) is not None
+    client = await connect(olga, room)
+    assert client is not None
+    await client.close()
 
 
 async def test_a_direct_room_refuses_the_socket_of_anyone_not_in_it(connect, make_user):
@@ -35,6 +37,7 @@ async def test_a_direct_room_refuses_the_socket_of_anyone_not_in_it(connect, mak
     client = await connect(bob, room)
     await db(services.message_create)(room=room, author=ann, body="hi", client_id="c1")
     assert (await client.receive_type("chat.message"))["message"]["body"] == "hi"
+    await client.close()
 
 
 async def test_a_member_removed_from_a_private_room_has_their_socket_closed(connect, make_user):
