@@ -1,7 +1,11 @@
-// The chat room page: renders messages, applies stream events, sends, edits, deletes.
+// The chat app: a sidebar of the user's rooms and direct messages with their
+// unread and mention counts, the open room's conversation, and who is here.
+// One MultiplexSocket carries every room in the sidebar and the user's
+// personal stream; opening another room fetches its history and changes the
+// address, with no reload and no new socket.
 import { button, element, fetchOlder, showState, timeLabel } from "./page.js";
 import { CHAT_TAGS, safeFragment } from "./safe-html.js";
-import { StreamSocket } from "./stream.js";
+import { MultiplexSocket } from "./stream.js";
 
 const GROUP_WITHIN_MS = 5 * 60 * 1000;
 const TYPING_SEND_EVERY_MS = 3000;
@@ -10,29 +14,209 @@ const RETRY_EVERY_MS = 2000;
 // A send the server failed on this many times in a row is shown as failed, with a
 // Retry button, rather than tried every RETRY_EVERY_MS for as long as the page is open.
 const SERVER_ERROR_TRIES = 5;
+const NOTIFY_KEY = "chat.notify-mentions";
+// The states after which the socket stays closed (stream.js).
+const ENDED = new Set(["signed-out", "access-changed"]);
+
 
 const root = document.getElementById("room");
 const me = root.dataset.user;
 const isStaff = root.dataset.staff === "true";
+const dmUrl = root.dataset.dm;
+const heading = document.getElementById("room-name");
 const list = document.getElementById("messages");
 const form = document.getElementById("composer");
 const input = document.getElementById("message-input");
+const sendButton = document.getElementById("send");
 const olderButton = document.getElementById("load-older");
 const typingLine = document.getElementById("typing");
 const errorBox = document.getElementById("chat-error-box");
 const errorLine = document.getElementById("chat-error");
+const notice = document.getElementById("room-notice");
 const presenceList = document.getElementById("presence");
 const stateLine = document.getElementById("connection-state");
+const sidebarToggle = document.getElementById("sidebar-toggle");
+const roomLinks = document.getElementById("room-links");
+const dmLinks = document.getElementById("dm-links");
+const notifyToggle = document.getElementById("notify-toggle");
 
-const rows = new Map(); // message id -> <li>
-const unsent = new Map(); // client_id -> { body, row, failures }
-const typers = new Map(); // username -> time the indicator expires
+const rooms = new Map(); // stream -> the sidebar's entry (a RoomEntry and its counted ids)
+const presence = new Map(); // stream -> who is here
+// The page as the server rendered it: the open room's history as the history
+// endpoint gives it, the sidebar's rooms, and the personal stream's seq.
+const fromPage = (id) => JSON.parse(document.getElementById(id).textContent);
+const app = {
+  ...fromPage("initial-messages"),
+  room: fromPage("chat-entry"),
+  head: Number(root.dataset.seq),
+  read: Number(root.dataset.read),
+  sidebar: fromPage("chat-sidebar"),
+  personal: Number(root.dataset.personal),
+};
+
+const rows = new Map(); // message id -> <li>, in the open room
+const unsent = new Map(); // client_id -> { stream, body, row, failures }
+const typers = new Map(); // username -> time the indicator expires, in the open room
 const asked = new Set(); // ids this page asked to edit or delete since the last error
-let hasOlder = false;
+let current = null; // the open room: { stream, name, url, history, shown, hasOlder, gone }
+let socketState = "connecting";
+let shownState = null;
+let opening = 0; // which openRoom() call is the latest
+// The events of the room being opened that arrive while its history is on its
+// way: shown after it, if the history was read before them.
+let arriving = null;
 let loadingOlder = false;
 let lastTypingSent = 0;
 
-// Rendering ---------------------------------------------------------------------
+// Sidebar: rooms, direct messages and their counts --------------------------------
+
+// A sidebar entry counts what the server counted (RoomEntry) plus what the
+// socket brought since: `head` is the last room seq counted, so an event is
+// counted once however often it is replayed; the ids let a delete or a read
+// take back exactly the messages it concerns.
+function entryOf(room) {
+  return {
+    ...room,
+    unreadIds: new Map(room.unread_ids ?? []), // message id -> room seq
+    mentionIds: new Map((room.mention_ids ?? []).map((id) => [id, null])),
+    deletedIds: new Set(),
+    item: null, // its <li> in the sidebar
+  };
+}
+
+// An entry's link is built once and updated in place, so that a count that
+// changes does not take the keyboard focus away from it.
+function renderEntry(entry) {
+  if (!entry.item) {
+    entry.item = element("li", "room-entry");
+    entry.item.dataset.stream = entry.stream;
+    entry.item.dataset.kind = entry.kind;
+    const link = element("a", "room-link");
+    link.href = entry.url;
+    link.append(element("span", "room-link-name", entry.name));
+    if (entry.kind === "private") link.append(element("span", "room-kind", "private"));
+    link.append(element("span", "badge unread-badge"), element("span", "badge mention-badge"));
+    link.addEventListener("click", (event) => {
+      if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+      event.preventDefault();
+      openRoom(entry.url);
+    });
+    entry.item.append(link);
+    (entry.kind === "direct" ? dmLinks : roomLinks).append(entry.item);
+  }
+  const link = entry.item.firstElementChild;
+  const unread = link.querySelector(".unread-badge");
+  unread.textContent = String(entry.unread);
+  unread.hidden = entry.unread === 0;
+  const mentions = link.querySelector(".mention-badge");
+  mentions.textContent = `@${entry.mentions}`;
+  mentions.hidden = entry.mentions === 0;
+  const counts = [
+    entry.unread && `${entry.unread} unread`,
+    entry.mentions && `${entry.mentions} mentioning you`,
+  ];
+  link.setAttribute("aria-label", [entry.name, ...counts.filter(Boolean)].join(", "));
+  if (current?.stream === entry.stream) link.setAttribute("aria-current", "page");
+  else link.removeAttribute("aria-current");
+}
+
+function addRoom(room) {
+  const known = rooms.get(room.stream);
+  if (known) return known;
+  const entry = entryOf(room);
+  rooms.set(room.stream, entry);
+  renderEntry(entry);
+  follow(entry.stream, entry.head);
+  return entry;
+}
+
+function removeRoom(stream) {
+  const entry = rooms.get(stream);
+  if (!entry) return;
+  rooms.delete(stream);
+  entry.item.remove();
+  if (current?.stream !== stream) socket.leave(stream);
+}
+
+function setCounts(entry, unread, mentions) {
+  entry.unread = Math.max(0, unread);
+  entry.mentions = Math.max(0, mentions);
+  renderEntry(entry);
+}
+
+// Called with each event of a room in the sidebar, once, in seq order.
+function count(entry, frame) {
+  if (frame.seq <= entry.head) return;
+  entry.head = frame.seq;
+  const message = frame.message;
+  if (frame.type === "chat.message") {
+    if (message.deleted || message.author === me || frame.seq <= entry.read) return;
+    if (entry.unreadIds.has(message.id)) return;
+    entry.unreadIds.set(message.id, frame.seq);
+    setCounts(entry, entry.unread + 1, entry.mentions);
+  } else if (frame.type === "chat.message_deleted") {
+    entry.deletedIds.add(message.id);
+    const unread = entry.unreadIds.delete(message.id) ? 1 : 0;
+    const mention = entry.mentionIds.delete(message.id) ? 1 : 0;
+    if (unread || mention) setCounts(entry, entry.unread - unread, entry.mentions - mention);
+  }
+}
+
+function countMention(entry, frame) {
+  const id = frame.message;
+  if (frame.message_seq <= entry.read || entry.mentionIds.has(id) || entry.deletedIds.has(id)) return;
+  entry.mentionIds.set(id, frame.message_seq);
+  setCounts(entry, entry.unread, entry.mentions + 1);
+}
+
+// The read position moved to `read` (in this tab, or in any tab of the user's).
+function countRead(entry, read) {
+  if (read <= entry.read) return;
+  entry.read = read;
+  if (read >= entry.head) {
+    entry.unreadIds.clear();
+    entry.mentionIds.clear();
+    setCounts(entry, 0, 0);
+    return;
+  }
+  let unread = entry.unread;
+  let mentions = entry.mentions;
+  for (const [id, seq] of entry.mentionIds) {
+    const at = seq ?? entry.unreadIds.get(id);
+    if (at !== undefined && at <= read) {
+      entry.mentionIds.delete(id);
+      mentions -= 1;
+    }
+  }
+  for (const [id, seq] of entry.unreadIds) {
+    if (seq <= read) {
+      entry.unreadIds.delete(id);
+      unread -= 1;
+    }
+  }
+  setCounts(entry, unread, mentions);
+}
+
+// The open room counts as read once its end is on screen in a visible tab; the
+// server moves the read position and tells every tab of the user (user.read).
+function markRead() {
+  const entry = current && rooms.get(current.stream);
+  if (!entry || document.visibilityState !== "visible" || !nearBottom()) return;
+  if (entry.unread === 0 && entry.mentions === 0) return;
+  const seq = entry.head;
+  if (socket.send(current.stream, { type: "chat.read", seq })) countRead(entry, seq);
+}
+
+// Rendering the open room -----------------------------------------------------------
+
+// Someone's name, as a button that starts (or finds) a direct conversation with them.
+function authorName(name) {
+  if (name === me) return element("span", "message-author", name);
+  const node = button(name, () => startDm(name));
+  node.className = "message-author author-button";
+  node.title = `Send ${name} a direct message`;
+  return node;
+}
 
 function fillRow(row, message) {
   row.replaceChildren();
@@ -45,7 +229,7 @@ function fillRow(row, message) {
   const meta = element("div", "message-meta");
   const time = element("time", "message-time", timeLabel(message.created_at));
   time.dateTime = message.created_at;
-  meta.append(element("span", "message-author", message.author), time);
+  meta.append(authorName(message.author), time);
   if (message.edited_at && !message.deleted) {
     meta.append(element("span", "message-edited", "(edited)"));
   }
@@ -63,8 +247,17 @@ function fillRow(row, message) {
     body.textContent = "Message deleted";
   } else {
     body.append(safeFragment(message.html, CHAT_TAGS));
+    markMentions(body);
   }
+  row.classList.toggle("mentions-me", body.querySelector("a.mention.me") !== null);
   row.append(meta, body);
+}
+
+// Mentions of this user stand out: `a.mention.me`.
+function markMentions(body) {
+  for (const link of body.querySelectorAll("a.mention")) {
+    link.classList.toggle("me", link.textContent === `@${me}`);
+  }
 }
 
 function regroup(row) {
@@ -95,6 +288,7 @@ function upsert(message) {
   rows.set(message.id, row);
   let before = null;
   for (const other of list.children) {
+    if (other.classList.contains("unread-divider")) continue;
     if (!other.dataset.id || Number(other.dataset.id) > message.id) {
       before = other;
       break;
@@ -106,9 +300,23 @@ function upsert(message) {
   if (stick) list.scrollTop = list.scrollHeight;
 }
 
-function showUnsent(cid, body) {
+// "New messages" goes above the first message after the read position that
+// someone else wrote.
+function showDivider(messages, read, unreadIds) {
+  const first = messages.find(
+    (m) => m.author !== me && !m.deleted && (m.seq !== undefined ? m.seq > read : unreadIds.has(m.id)),
+  );
+  if (!first) return null;
+  const divider = element("li", "unread-divider");
+  divider.setAttribute("role", "separator");
+  divider.append(element("span", "", "New messages"));
+  list.insertBefore(divider, rows.get(first.id));
+  regroup(rows.get(first.id));
+  return divider;
+}
+
+function showUnsent(body) {
   const row = element("li", "message pending");
-  row.dataset.clientId = cid;
   const meta = element("div", "message-meta");
   meta.append(element("span", "message-author", me), element("span", "message-time", "sending…"));
   row.append(meta, element("div", "message-body", body));
@@ -137,7 +345,7 @@ function showFailed(cid, pending, detail, retryable) {
         row.classList.replace("failed", "pending");
         setSendStatus(row, "sending…");
         unsent.set(cid, { ...pending, failures: 0 });
-        socket.send(sendFrame(cid));
+        socket.send(pending.stream, sendFrame(cid));
       }),
     );
   }
@@ -152,9 +360,15 @@ function showFailed(cid, pending, detail, retryable) {
   row.querySelector(".message-meta").append(actions);
 }
 
-function renderPresence(users) {
+function renderPresence() {
+  const users = (current && presence.get(current.stream)) ?? [];
   presenceList.replaceChildren(
-    ...users.map((name) => element("li", "", name === me ? `${name} (you)` : name)),
+    ...users.map((name) => {
+      if (name === me) return element("li", "", `${name} (you)`);
+      const item = element("li");
+      item.append(authorName(name));
+      return item;
+    }),
   );
 }
 
@@ -183,31 +397,65 @@ function clearError() {
   errorBox.hidden = true;
 }
 
+// The page's state is the socket's, except that a room being joined is not live yet.
+function renderState() {
+  let state = socketState;
+  if (state === "live" && current && !current.gone && !socket.isReady(current.stream)) {
+    state = shownState === "reconnecting" ? "reconnecting" : "connecting";
+  }
+  shownState = state;
+  showState(root, stateLine, state);
+}
+
 // Whether a stream event is the server carrying out a command from this page.
 function confirms(frame) {
   if (frame.type === "chat.message") return unsent.has(frame.message.client_id);
   return asked.delete(frame.message.id);
 }
 
-// Stream ------------------------------------------------------------------------
+// Streams --------------------------------------------------------------------------
 
-function onEvent(frame) {
+// Every room the page shows or counts is one stream on the tab's socket.
+function follow(stream, seq) {
+  socket.join(stream, {
+    seq,
+    onEvent: (frame) => roomEvent(stream, frame),
+    onFrame: (frame) => roomFrame(stream, frame),
+    onReady: () => roomReady(stream),
+    onLeft: (reason) => roomLeft(stream, reason),
+  });
+}
+
+function roomEvent(stream, frame) {
   const message = frame.message;
-  if (confirms(frame)) clearError();
-  if (frame.type === "chat.message" && message.author === me && unsent.has(message.client_id)) {
-    unsent.get(message.client_id).row.remove();
+  const pending = unsent.get(message.client_id);
+  const mine = frame.type === "chat.message" && message.author === me && pending?.stream === stream;
+  const entry = rooms.get(stream);
+  if (entry) count(entry, frame);
+  if (arriving?.stream === stream) arriving.frames.push(frame);
+  const open = current?.stream === stream;
+  const confirmed = open && confirms(frame);
+  if (mine) {
+    pending.row.remove();
     unsent.delete(message.client_id);
   }
+  if (!open) return;
+  if (confirmed) clearError();
   if (frame.type === "chat.message") {
     typers.delete(message.author);
     renderTyping();
   }
-  upsert(message);
+  // The history the room was opened with already shows it as it is now.
+  if (frame.seq > current.shown) upsert(message);
+  markRead();
 }
 
-function onFrame(frame) {
+function roomFrame(stream, frame) {
   if (frame.type === "presence") {
-    renderPresence(frame.users);
+    presence.set(stream, frame.users);
+    if (current?.stream === stream) renderPresence();
+  } else if (current?.stream !== stream) {
+    if (frame.type === "error" && unsent.has(frame.client_id)) onError(frame);
   } else if (frame.type === "chat.typing") {
     if (frame.user !== me) {
       typers.set(frame.user, Date.now() + TYPING_SHOWN_MS);
@@ -216,6 +464,51 @@ function onFrame(frame) {
   } else if (frame.type === "error") {
     onError(frame);
   }
+}
+
+// region: chat-resend
+function roomReady(stream) {
+  // Whatever was typed while offline, or was in flight when the socket
+  // dropped: the server ignores a client_id it already has.
+  for (const [cid, pending] of unsent) {
+    if (pending.stream === stream) socket.send(stream, sendFrame(cid));
+  }
+  if (current?.stream === stream) {
+    renderState();
+    markRead();
+  }
+}
+
+function onState(state) {
+  socketState = state;
+  renderState();
+  if (ENDED.has(state)) {
+    // The socket has stopped for good: nothing still unsent will be.
+    for (const [cid, pending] of unsent) showFailed(cid, pending, state.replace("-", " "), false);
+  }
+}
+// endregion
+
+// The server stopped the stream: the user may no longer read the room.
+function roomLeft(stream, reason) {
+  presence.delete(stream);
+  const entry = rooms.get(stream);
+  if (entry) {
+    rooms.delete(stream);
+    entry.item.remove();
+  }
+  for (const [cid, pending] of unsent) {
+    if (pending.stream === stream) showFailed(cid, pending, "you cannot post here", false);
+  }
+  if (current?.stream !== stream) return;
+  current.gone = true;
+  notice.textContent =
+    reason === "not_found" ? "This room does not exist any more." : "You are not a member of this room any more.";
+  notice.hidden = false;
+  input.disabled = true;
+  sendButton.disabled = true;
+  renderPresence();
+  renderState();
 }
 
 // region: chat-on-error
@@ -236,7 +529,7 @@ function onError(frame) {
     setSendStatus(pending.row, "not sent yet, retrying…");
     window.setTimeout(() => {
       // Unless it went through meanwhile (a reconnect sends every unsent message).
-      if (unsent.get(cid) === pending) socket.send(sendFrame(cid));
+      if (unsent.get(cid) === pending) socket.send(pending.stream, sendFrame(cid));
     }, RETRY_EVERY_MS);
   } else {
     showFailed(cid, pending, frame.detail, frame.code === "server_error");
@@ -244,27 +537,160 @@ function onError(frame) {
 }
 // endregion
 
-// region: chat-resend
-function onState(state) {
-  showState(root, stateLine, state);
-  if (state === "live") {
-    // Whatever was typed while offline, or was in flight when the socket
-    // dropped: the server ignores a client_id it already has.
-    for (const cid of unsent.keys()) socket.send(sendFrame(cid));
-  } else if (state === "signed-out" || state === "access-changed") {
-    // The socket has stopped for good: nothing still unsent will be.
-    for (const [cid, pending] of unsent) showFailed(cid, pending, state.replace("-", " "), false);
+// The personal stream: what concerns this user in any room, in every tab.
+function personalEvent(frame) {
+  if (frame.type === "user.read") {
+    const entry = rooms.get(frame.room);
+    if (entry) countRead(entry, frame.read);
+  } else if (frame.type === "user.joined") {
+    addRoom(frame.room);
+  } else if (frame.type === "user.left") {
+    removeRoom(frame.room);
+  } else if (frame.type === "user.mentioned") {
+    const entry = rooms.get(frame.room);
+    if (entry) countMention(entry, frame);
+    notifyMention(frame, entry);
   }
 }
-// endregion
 
-const socket = new StreamSocket({
-  path: root.dataset.socket,
-  seq: Number(root.dataset.seq),
-  onEvent,
-  onFrame,
+const socket = new MultiplexSocket({
+  personal: {
+    seq: app.personal,
+    onEvent: personalEvent,
+    onFrame: () => {},
+  },
+  onFrame: (frame) => frame.type === "error" && showError(frame.detail),
   onState,
 });
+
+// Opening a room ---------------------------------------------------------------------
+
+// Another room, without a reload: its history comes as JSON (with its head and
+// read position), the address changes, and the socket follows one more stream
+// if the room is not in the sidebar already.
+async function openRoom(url, { push = true, message = null } = {}) {
+  const attempt = ++opening;
+  closeSidebar();
+  const path = new URL(url, window.location.href).pathname;
+  const known = [...rooms.values()].find((e) => new URL(e.url, window.location.href).pathname === path);
+  arriving = known ? { stream: known.stream, frames: [] } : null;
+  let response;
+  try {
+    response = await fetch(new URL("history", new URL(url, window.location.href)), {
+      headers: { Accept: "application/json" },
+    });
+  } catch {
+    if (attempt === opening) showError("Could not open the room: the server cannot be reached.");
+    return;
+  }
+  const page = response.ok ? await response.json() : null;
+  if (attempt !== opening) return;
+  if (!page) {
+    // Not found, or not readable any more: the page at that address says which.
+    window.location.assign(url);
+    return;
+  }
+  if (push) window.history.pushState({ url }, "", url);
+  show(page, message);
+}
+
+function show(page, message) {
+  const previous = current;
+  const room = page.room;
+  if (previous && previous.stream !== room.stream && !rooms.has(previous.stream)) {
+    socket.leave(previous.stream);
+    presence.delete(previous.stream);
+  }
+  current = {
+    stream: room.stream,
+    name: room.name,
+    url: room.url,
+    history: new URL("history", new URL(room.url, window.location.href)).pathname,
+    shown: page.head,
+    hasOlder: page.more,
+    gone: false,
+  };
+  // The sidebar's count, kept live, knows which messages are unread; a room
+  // not in the sidebar has none.
+  const unreadIds = rooms.get(room.stream)?.unreadIds ?? new Map();
+  for (const other of rooms.values()) renderEntry(other);
+  heading.textContent = room.name;
+  document.title = `${room.name} · Chat`;
+  notice.hidden = true;
+  input.disabled = false;
+  sendButton.disabled = false;
+  typers.clear();
+  renderTyping();
+  clearError();
+  rows.clear();
+  list.replaceChildren();
+  for (const item of page.messages) upsert(item);
+  if (arriving?.stream === room.stream) {
+    for (const frame of arriving.frames) if (frame.seq > page.head) upsert(frame.message);
+  }
+  arriving = null;
+  const divider = showDivider(page.messages, page.read, unreadIds);
+  for (const pending of unsent.values()) if (pending.stream === room.stream) list.append(pending.row);
+  olderButton.hidden = !current.hasOlder;
+  if (!socket.has(room.stream)) follow(room.stream, page.head);
+  renderPresence();
+  renderState();
+  const target = message !== null ? rows.get(message) : divider;
+  if (target) {
+    target.scrollIntoView({ block: message !== null ? "center" : "start" });
+    if (message !== null) target.classList.add("highlight");
+  } else {
+    list.scrollTop = list.scrollHeight;
+  }
+  markRead();
+}
+
+// Notifications of mentions, for a tab in the background, if the user asked for them.
+function notifyWanted() {
+  return (
+    "Notification" in window &&
+    Notification.permission === "granted" &&
+    window.localStorage.getItem(NOTIFY_KEY) === "on"
+  );
+}
+
+function renderNotifyToggle() {
+  if (!("Notification" in window)) {
+    notifyToggle.hidden = true;
+    return;
+  }
+  const on = notifyWanted();
+  const blocked = Notification.permission === "denied";
+  notifyToggle.setAttribute("aria-pressed", String(on));
+  notifyToggle.disabled = blocked;
+  if (blocked) notifyToggle.textContent = "Notifications are blocked in this browser";
+  else notifyToggle.textContent = on ? "Mention notifications: on" : "Notify me of mentions";
+}
+
+async function toggleNotify() {
+  if (notifyWanted()) {
+    window.localStorage.removeItem(NOTIFY_KEY);
+  } else if ((await Notification.requestPermission()) === "granted") {
+    window.localStorage.setItem(NOTIFY_KEY, "on");
+  }
+  renderNotifyToggle();
+}
+
+function notifyMention(frame, entry) {
+  // Not for what a reconnect replays, nor in a tab the user is looking at.
+  if (!socket.isLive || document.visibilityState !== "hidden" || !notifyWanted()) return;
+  const where = entry ? ` in ${entry.name}` : "";
+  const note = new Notification(`${frame.author} mentioned you${where}`, {
+    body: frame.excerpt,
+    tag: `mention-${frame.message}`,
+  });
+  const url = entry?.url ?? `/chat/${encodeURIComponent(frame.room.slice("chat:".length))}/`;
+  note.addEventListener("click", () => {
+    window.focus();
+    note.close();
+    openRoom(url, { message: frame.message });
+  });
+}
 
 // Commands ----------------------------------------------------------------------
 
@@ -281,10 +707,12 @@ function sendFrame(cid) {
 
 function submit() {
   const body = input.value.trim();
-  if (!body) return;
+  if (!body || !current || current.gone) return;
   const cid = clientId();
-  unsent.set(cid, { body, row: showUnsent(cid, body), failures: 0 });
-  socket.send(sendFrame(cid));
+  const pending = { stream: current.stream, body, row: showUnsent(body), failures: 0 };
+  unsent.set(cid, pending);
+  if (ENDED.has(socketState)) showFailed(cid, pending, socketState.replace("-", " "), false);
+  else socket.send(current.stream, sendFrame(cid));
   input.value = "";
   input.focus();
 }
@@ -304,9 +732,8 @@ function startEdit(row) {
     event.preventDefault();
     const text = area.value.trim();
     const id = Number(row.dataset.id);
-    if (text && text !== row.dataset.body && socket.send({ type: "chat.edit", id, body: text })) {
-      asked.add(id);
-    }
+    const frame = { type: "chat.edit", id, body: text };
+    if (text && text !== row.dataset.body && socket.send(current.stream, frame)) asked.add(id);
     editor.replaceWith(body);
   });
   area.addEventListener("keydown", (event) => {
@@ -323,29 +750,49 @@ function startEdit(row) {
 
 function deleteMessage(row) {
   const id = Number(row.dataset.id);
-  if (window.confirm("Delete this message?") && socket.send({ type: "chat.delete", id })) {
+  if (window.confirm("Delete this message?") && socket.send(current.stream, { type: "chat.delete", id })) {
     asked.add(id);
   }
 }
 
+// A direct message with `name`: the server finds the one there is, or opens it.
+async function startDm(name) {
+  const token = document.querySelector("#dm-form [name=csrfmiddlewaretoken]").value;
+  const body = new URLSearchParams({ usernames: name });
+  const response = await fetch(dmUrl, {
+    method: "POST",
+    body,
+    headers: { "X-CSRFToken": token },
+  });
+  if (response.ok && response.redirected) openRoom(new URL(response.url).pathname);
+  else showError(`Could not open a conversation with ${name}.`);
+}
+
 async function loadOlder() {
-  if (!hasOlder || loadingOlder) return;
+  const room = current;
+  if (!room?.hasOlder || loadingOlder) return;
   const first = list.querySelector("li[data-id]");
   if (!first) return;
   loadingOlder = true;
   try {
-    const page = await fetchOlder(root.dataset.history, first.dataset.id);
-    if (!page) return;
+    const page = await fetchOlder(room.history, first.dataset.id);
+    if (!page || room !== current) return;
     const height = list.scrollHeight;
     const top = list.scrollTop;
     for (const message of page.messages) if (!rows.has(message.id)) upsert(message);
     // Keep what the reader was looking at where it was.
     list.scrollTop = top + (list.scrollHeight - height);
-    hasOlder = page.more;
-    olderButton.hidden = !hasOlder;
+    room.hasOlder = page.more;
+    olderButton.hidden = !room.hasOlder;
   } finally {
     loadingOlder = false;
   }
+}
+
+// On a narrow screen the sidebar folds behind a button.
+function closeSidebar() {
+  root.classList.remove("sidebar-open");
+  sidebarToggle.setAttribute("aria-expanded", "false");
 }
 
 // Wiring ------------------------------------------------------------------------
@@ -362,19 +809,44 @@ input.addEventListener("keydown", (event) => {
 });
 input.addEventListener("input", () => {
   const now = Date.now();
-  if (input.value && now - lastTypingSent > TYPING_SEND_EVERY_MS && socket.send({ type: "chat.typing" })) {
+  if (
+    input.value &&
+    current &&
+    now - lastTypingSent > TYPING_SEND_EVERY_MS &&
+    socket.send(current.stream, { type: "chat.typing" })
+  ) {
     lastTypingSent = now;
   }
 });
 list.addEventListener("scroll", () => {
   if (list.scrollTop < 40) loadOlder();
+  markRead();
 });
 olderButton.addEventListener("click", loadOlder);
 document.getElementById("chat-error-dismiss").addEventListener("click", clearError);
+document.addEventListener("visibilitychange", markRead);
+window.addEventListener("focus", markRead);
+window.addEventListener("popstate", (event) => {
+  openRoom(event.state?.url ?? window.location.pathname, { push: false });
+});
+sidebarToggle.addEventListener("click", () => {
+  const open = root.classList.toggle("sidebar-open");
+  sidebarToggle.setAttribute("aria-expanded", String(open));
+  if (open) document.querySelector("#sidebar a")?.focus();
+});
+document.getElementById("sidebar").addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && root.classList.contains("sidebar-open")) {
+    closeSidebar();
+    sidebarToggle.focus();
+  }
+});
+notifyToggle.addEventListener("click", toggleNotify);
 
-const initial = JSON.parse(document.getElementById("initial-messages").textContent);
-for (const message of initial.messages) upsert(message);
-hasOlder = initial.more;
-olderButton.hidden = !hasOlder;
-list.scrollTop = list.scrollHeight;
+// The open room from the seq its history was read at, which may be before the sidebar's.
+follow(app.room.stream, app.head);
+for (const room of app.sidebar) addRoom(room);
+window.history.replaceState({ url: app.room.url }, "", window.location.href);
+renderNotifyToggle();
+const linked = /^#message-(\d+)$/.exec(window.location.hash);
+show(app, linked ? Number(linked[1]) : null);
 socket.start();

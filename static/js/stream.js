@@ -1,8 +1,12 @@
-// The socket client every stream page uses (chat rooms, liveblogs).
+// The socket clients every stream page uses: StreamSocket (one stream per
+// socket: a liveblog) and MultiplexSocket (one socket per tab carrying many
+// streams: the chat app's rooms and the user's personal stream).
 //
-// The page was rendered at some seq; the socket asks for everything after the
-// last seq this client applied, applies each seq exactly once and in order,
-// asks again when it sees a gap, and reconnects with backoff and jitter.
+// The page was rendered at some seq of each stream; the socket asks for
+// everything after the last seq this client applied, applies each seq exactly
+// once and in order, asks again when it sees a gap, and reconnects with
+// backoff and jitter. The per-stream part of that is StreamSequence, which
+// both sockets use.
 
 // region: client-keepalive
 const PING_EVERY_MS = 20000;
@@ -15,6 +19,9 @@ const BACKOFF_MAX_MS = 15000;
 // the session ended, or the user's rights changed and the page must be loaded
 // again to be authorised anew. The socket stops and the page says why.
 const ENDED = { 4401: "signed-out", 4403: "access-changed" };
+
+// The personal stream's name on the multiplexed socket (streams/personal.py).
+export const PERSONAL = "user";
 
 // The wait before each retry doubles from BACKOFF_FIRST_MS up to BACKOFF_MAX_MS;
 // at most one retry is pending at a time.
@@ -47,22 +54,67 @@ class Backoff {
   }
 }
 
-export class StreamSocket {
-  // path: "/ws/chat/lobby/"; seq: the seq the page was rendered at;
-  // onEvent(frame): each stream event, once, in seq order;
-  // onFrame(frame): everything else (presence, typing, errors);
-  // onState(state): "connecting" | "live" | "reconnecting", or, for good,
-  // "signed-out" | "access-changed".
-  constructor({ path, seq, onEvent, onFrame, onState }) {
-    this.path = path;
+// One stream's events, applied once each and in seq order, whatever socket
+// carries them. askSync(after) sends the socket's `stream.sync` for this stream.
+export class StreamSequence {
+  // seq: the seq the page was rendered at, or null to start at the head the
+  // server names in its first stream.ready (no replay).
+  constructor({ seq, onEvent, askSync }) {
     this.applied = seq;
     this.onEvent = onEvent;
-    this.onFrame = onFrame;
-    this.onState = onState;
+    this.askSync = askSync;
     this.ahead = new Map();
+    this.syncing = false;
+  }
+
+  // The server replayed what followed `after` and says the stream is at `head`.
+  ready(head) {
+    this.syncing = false;
+    if (this.applied === null) this.applied = head;
+    if (head > this.applied) this.sync();
+  }
+
+  // A head heard in a pong: the last event may be the one that was lost.
+  heard(head) {
+    if (head > this.applied && !this.syncing) this.sync();
+  }
+
+  // The socket went away: a sync asked on it is no longer awaited.
+  dropped() {
+    this.syncing = false;
+  }
+
+  // region: stream-sequence
+  // Apply events in seq order, each once; hold early ones and ask for the gap.
+  sequence(frame) {
+    if (frame.seq <= this.applied) return;
+    this.ahead.set(frame.seq, frame);
+    while (this.ahead.has(this.applied + 1)) {
+      const next = this.ahead.get(this.applied + 1);
+      this.ahead.delete(this.applied + 1);
+      this.applied += 1;
+      this.onEvent(next);
+    }
+    if (this.ahead.size > 0 && !this.syncing) this.sync();
+  }
+  // endregion
+
+  sync() {
+    this.syncing = true;
+    this.askSync(this.applied);
+  }
+}
+
+// A WebSocket that comes back: connection, keepalive, backoff and the states
+// the page shows. Subclasses say where to connect (url()), what to send once
+// open (opened()) and what a frame means (receive(frame)).
+class Connection {
+  // onState(state): "connecting" | "live" | "reconnecting", or, for good,
+  // "signed-out" | "access-changed".
+  constructor({ onState }) {
+    this.onState = onState;
     this.ws = null;
     this.state = null;
-    this.syncing = false;
     this.backoff = new Backoff();
     this.pingTimer = null;
     this.lastHeard = 0;
@@ -93,16 +145,9 @@ export class StreamSocket {
     return this.state === "live";
   }
 
-  // Send a frame if the socket is live; returns whether it was sent.
-  send(frame) {
-    if (!this.isLive || !this.ws) return false;
-    this.ws.send(JSON.stringify(frame));
-    return true;
-  }
-
-  url() {
+  address(path, after) {
     const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    return `${scheme}//${window.location.host}${this.path}?after=${this.applied}`;
+    return `${scheme}//${window.location.host}${path}?after=${after}`;
   }
 
   connect() {
@@ -113,6 +158,7 @@ export class StreamSocket {
       if (ws !== this.ws) return;
       this.heard();
       this.pingTimer = window.setInterval(() => this.ping(), PING_EVERY_MS);
+      this.opened();
     });
     ws.addEventListener("message", (event) => {
       if (ws !== this.ws) return;
@@ -132,16 +178,27 @@ export class StreamSocket {
     });
   }
 
+  opened() {}
+
+  // Send a frame on the open socket, live or not.
+  write(frame) {
+    if (this.ws?.readyState !== WebSocket.OPEN) return false;
+    this.ws.send(JSON.stringify(frame));
+    return true;
+  }
+
   // Let go of the current socket: its late events are ignored (they are not
   // from this.ws), its pings stop, and a sync asked on it is no longer awaited.
   teardown() {
     window.clearInterval(this.pingTimer);
     this.pingTimer = null;
-    this.syncing = false;
+    this.released();
     const ws = this.ws;
     this.ws = null;
     ws?.close();
   }
+
+  released() {}
 
   ended(state) {
     this.stop();
@@ -161,44 +218,15 @@ export class StreamSocket {
     this.connect();
   }
 
-  receive(frame) {
-    if (frame.type === "stream.ready") {
-      this.syncing = false;
-      this.backoff.reset();
-      this.setState("live");
-      if (frame.seq > this.applied) this.sync();
-    } else if (frame.type === "pong") {
-      if (frame.seq > this.applied && !this.syncing) this.sync();
-    } else if (typeof frame.seq === "number") {
-      this.sequence(frame);
-    } else {
-      this.onFrame(frame);
-    }
-  }
-
-  // region: stream-sequence
-  // Apply events in seq order, each once; hold early ones and ask for the gap.
-  sequence(frame) {
-    if (frame.seq <= this.applied) return;
-    this.ahead.set(frame.seq, frame);
-    while (this.ahead.has(this.applied + 1)) {
-      const next = this.ahead.get(this.applied + 1);
-      this.ahead.delete(this.applied + 1);
-      this.applied += 1;
-      this.onEvent(next);
-    }
-    if (this.ahead.size > 0 && !this.syncing) this.sync();
-  }
-  // endregion
-
-  sync() {
-    this.syncing = true;
-    this.ws?.send(JSON.stringify({ type: "stream.sync", after: this.applied }));
+  // The server took the socket back and replayed what it missed.
+  welcomed() {
+    this.backoff.reset();
+    this.setState("live");
   }
 
   ping() {
     this.checkSilence();
-    this.ws?.readyState === WebSocket.OPEN && this.ws.send(JSON.stringify({ type: "ping" }));
+    this.write({ type: "ping" });
   }
 
   heard() {
@@ -213,5 +241,182 @@ export class StreamSocket {
   setState(state) {
     this.state = state;
     this.onState(state);
+  }
+}
+
+export class StreamSocket extends Connection {
+  // path: "/ws/liveblog/launch/"; seq: the seq the page was rendered at;
+  // onEvent(frame): each stream event, once, in seq order;
+  // onFrame(frame): everything else (presence, typing, errors);
+  // onState(state): as Connection's.
+  constructor({ path, seq, onEvent, onFrame, onState }) {
+    super({ onState });
+    this.path = path;
+    this.onFrame = onFrame;
+    this.stream = new StreamSequence({
+      seq,
+      onEvent,
+      askSync: (after) => this.write({ type: "stream.sync", after }),
+    });
+  }
+
+  get applied() {
+    return this.stream.applied;
+  }
+
+  // Send a frame if the socket is live; returns whether it was sent.
+  send(frame) {
+    return this.isLive && this.write(frame);
+  }
+
+  url() {
+    return this.address(this.path, this.stream.applied);
+  }
+
+  released() {
+    this.stream.dropped();
+  }
+
+  receive(frame) {
+    if (frame.type === "stream.ready") {
+      this.welcomed();
+      this.stream.ready(frame.seq);
+    } else if (frame.type === "pong") {
+      this.stream.heard(frame.seq);
+    } else if (typeof frame.seq === "number") {
+      this.stream.sequence(frame);
+    } else {
+      this.onFrame(frame);
+    }
+  }
+}
+
+// One socket per tab, `/ws/?after=<personal seq>`, carrying many streams, each
+// tagged with its name ("stream": "chat:lobby"). The server joins the personal
+// stream on connect; every other stream is joined with `stream.join`, again on
+// each reconnect, from the last seq applied, so a reconnect resumes them all.
+export class MultiplexSocket extends Connection {
+  // personal: { seq, onEvent, onFrame } for the personal stream; onFrame(frame):
+  // frames about no stream (errors of the socket itself); onState: as Connection's.
+  constructor({ path = "/ws/", personal, onFrame, onState }) {
+    super({ onState });
+    this.path = path;
+    this.onFrame = onFrame;
+    this.streams = new Map();
+    this.add(PERSONAL, personal);
+  }
+
+  // Follow a stream: onEvent(frame) gets its events once each, in seq order;
+  // onFrame(frame) the rest of its frames (presence, typing, its errors);
+  // onReady() each time it has been replayed up to its head; onLeft(reason)
+  // when the server drops it. seq: the seq the page has it at (null: from now).
+  join(name, { seq = null, onEvent, onFrame, onReady = () => {}, onLeft = () => {} }) {
+    if (this.streams.has(name)) return this.streams.get(name);
+    const subscription = this.add(name, { seq, onEvent, onFrame, onReady, onLeft });
+    if (this.ws?.readyState === WebSocket.OPEN) this.ask(subscription);
+    return subscription;
+  }
+
+  leave(name) {
+    if (name === PERSONAL || !this.streams.delete(name)) return;
+    this.write({ type: "stream.leave", stream: name });
+  }
+
+  has(name) {
+    return this.streams.has(name);
+  }
+
+  // Whether a stream is joined and replayed up to its head on the current socket.
+  isReady(name) {
+    return this.isLive && Boolean(this.streams.get(name)?.ready);
+  }
+
+  // Send one of a stream's commands if that stream is ready; returns whether it was sent.
+  send(name, frame) {
+    return this.isReady(name) && this.write({ ...frame, stream: name });
+  }
+
+  add(name, handlers) {
+    const subscription = {
+      name,
+      ready: false,
+      onReady: () => {},
+      onLeft: () => {},
+      ...handlers,
+      sequence: new StreamSequence({
+        seq: handlers.seq,
+        onEvent: (frame) => subscription.onEvent(frame),
+        askSync: (after) => this.write({ type: "stream.sync", stream: name, after }),
+      }),
+    };
+    this.streams.set(name, subscription);
+    return subscription;
+  }
+
+  ask(subscription) {
+    const after = subscription.sequence.applied;
+    const frame = { type: "stream.join", stream: subscription.name };
+    this.write(after === null ? frame : { ...frame, after });
+  }
+
+  url() {
+    return this.address(this.path, this.streams.get(PERSONAL).sequence.applied);
+  }
+
+  // Every stream but the personal one is asked for in one go: the server
+  // resolves joins that arrive together in a few queries.
+  opened() {
+    for (const subscription of this.streams.values()) {
+      if (subscription.name !== PERSONAL) this.ask(subscription);
+    }
+  }
+
+  released() {
+    for (const subscription of this.streams.values()) {
+      subscription.ready = false;
+      subscription.sequence.dropped();
+    }
+  }
+
+  forget(subscription, reason) {
+    this.streams.delete(subscription.name);
+    subscription.onLeft(reason);
+  }
+
+  // An error about a stream not (yet) ready on this socket, answering no
+  // command, is the server refusing its join: it will not be asked again.
+  refused(subscription, frame) {
+    return frame.type === "error" && !subscription.ready && !frame.client_id
+      && (frame.code === "not_allowed" || frame.code === "not_found");
+  }
+
+  receive(frame) {
+    if (frame.type === "pong") {
+      for (const [name, head] of Object.entries(frame.heads ?? {})) {
+        this.streams.get(name)?.sequence.heard(head);
+      }
+      return;
+    }
+    const subscription = this.streams.get(frame.stream);
+    if (!subscription) {
+      if (frame.stream === undefined) this.onFrame(frame);
+      return;
+    }
+    if (frame.type === "stream.ready") {
+      if (subscription.name === PERSONAL) this.welcomed();
+      subscription.ready = true;
+      subscription.sequence.ready(frame.seq);
+      subscription.onReady();
+    } else if (frame.type === "stream.left") {
+      // Without a reason it answers a stream.leave: the stream was forgotten
+      // then, and a subscription by that name now is a join made since.
+      if (frame.reason) this.forget(subscription, frame.reason);
+    } else if (this.refused(subscription, frame)) {
+      this.forget(subscription, frame.code);
+    } else if (typeof frame.seq === "number") {
+      subscription.sequence.sequence(frame);
+    } else {
+      subscription.onFrame(frame);
+    }
   }
 }
