@@ -32,13 +32,12 @@ def room_browse(*, user) -> QuerySet[Room]:
     they are a member of; each with `joined` and `owned` marked."""
     mine = Membership.objects.filter(room=OuterRef("pk"), user_id=user.pk)
     return (
-        Room.objects.filter(
-            Q(kind=Room.Kind.PUBLIC) | Q(kind=Room.Kind.PRIVATE, memberships__user_id=user.pk)
-        )
-        .annotate(
+        Room.objects.annotate(
             joined=Exists(mine),
             owned=Exists(mine.filter(role=Membership.Role.OWNER)),
         )
+        # Exists, not a join on memberships: a join would list a room once per member.
+        .filter(Q(kind=Room.Kind.PUBLIC) | Q(kind=Room.Kind.PRIVATE, joined=True))
         .order_by(F("last_activity_at").desc(nulls_last=True), "name")
     )
 

@@ -180,11 +180,14 @@ def dm_open(*, by, users) -> Room:
                     slug=f"dm-{secrets.token_hex(8)}",
                     created_by=by,
                 )
-            # Every membership first: each user.joined names the others.
+            # Every membership first: each user.joined names the others. Someone back
+            # after leaving starts read up to the head, as every joiner does.
             added = [
                 user
                 for user in people.values()
-                if Membership.objects.get_or_create(room=room, user=user)[1]
+                if Membership.objects.get_or_create(
+                    room=room, user=user, defaults={"read": room.last_seq}
+                )[1]
             ]
             for user in added:
                 _tell_joined(room=room, user=user)

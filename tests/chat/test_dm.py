@@ -53,10 +53,12 @@ def test_someone_who_left_a_conversation_is_back_when_it_is_opened_again(make_us
     ann, bob = make_user(), make_user()
     room = services.dm_open(by=ann, users=[bob])
     services.room_leave(room=room, user=bob)
+    services.message_create(room=room, author=ann, body="still there?", client_id="c1")
 
     assert services.dm_open(by=ann, users=[bob]) == room
 
-    assert Membership.objects.filter(room=room, user=bob).exists()
+    membership = Membership.objects.get(room=room, user=bob)
+    assert membership.read == room.messages.count() == 1  # what came before is not unread
     assert len(personal(bob, "user.joined")) == 2
 
 
