@@ -39,6 +39,7 @@ const sidebarToggle = document.getElementById("sidebar-toggle");
 const roomLinks = document.getElementById("room-links");
 const dmLinks = document.getElementById("dm-links");
 const notifyToggle = document.getElementById("notify-toggle");
+const joinButton = document.getElementById("join-room");
 
 const rooms = new Map(); // stream -> the sidebar's entry (a RoomEntry and its counted ids)
 const presence = new Map(); // stream -> who is here
@@ -127,6 +128,7 @@ function addRoom(room) {
   rooms.set(room.stream, entry);
   renderEntry(entry);
   follow(entry.stream, entry.head);
+  renderJoin();
   return entry;
 }
 
@@ -136,6 +138,21 @@ function removeRoom(stream) {
   rooms.delete(stream);
   entry.item.remove();
   if (current?.stream !== stream) socket.leave(stream);
+  renderJoin();
+}
+
+// A public room one has not joined can be read, and joined to count it in the sidebar.
+function renderJoin() {
+  joinButton.hidden = !current || current.gone || rooms.has(current.stream);
+}
+
+async function joinRoom() {
+  const response = await fetch(new URL("join", new URL(current.url, window.location.href)), {
+    method: "POST",
+    headers: { "X-CSRFToken": csrfToken() },
+  });
+  // The room comes into the sidebar with the user.joined that follows.
+  if (!response.ok) showError("Could not join the room.");
 }
 
 function setCounts(entry, unread, mentions) {
@@ -509,6 +526,7 @@ function roomLeft(stream, reason) {
   sendButton.disabled = true;
   renderPresence();
   renderState();
+  renderJoin();
 }
 
 // region: chat-on-error
@@ -635,6 +653,7 @@ function show(page, message) {
   if (!socket.has(room.stream)) follow(room.stream, page.head);
   renderPresence();
   renderState();
+  renderJoin();
   const target = message !== null ? rows.get(message) : divider;
   if (target) {
     target.scrollIntoView({ block: message !== null ? "center" : "start" });
@@ -755,14 +774,17 @@ function deleteMessage(row) {
   }
 }
 
+// The page's CSRF token, for the POSTs it makes itself.
+function csrfToken() {
+  return document.querySelector("#dm-form [name=csrfmiddlewaretoken]").value;
+}
+
 // A direct message with `name`: the server finds the one there is, or opens it.
 async function startDm(name) {
-  const token = document.querySelector("#dm-form [name=csrfmiddlewaretoken]").value;
-  const body = new URLSearchParams({ usernames: name });
   const response = await fetch(dmUrl, {
     method: "POST",
-    body,
-    headers: { "X-CSRFToken": token },
+    body: new URLSearchParams({ usernames: name }),
+    headers: { "X-CSRFToken": csrfToken() },
   });
   if (response.ok && response.redirected) openRoom(new URL(response.url).pathname);
   else showError(`Could not open a conversation with ${name}.`);
@@ -841,6 +863,7 @@ document.getElementById("sidebar").addEventListener("keydown", (event) => {
   }
 });
 notifyToggle.addEventListener("click", toggleNotify);
+joinButton.addEventListener("click", joinRoom);
 
 // The open room from the seq its history was read at, which may be before the sidebar's.
 follow(app.room.stream, app.head);

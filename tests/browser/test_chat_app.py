@@ -521,3 +521,17 @@ def test_a_stream_left_and_joined_again_at_once_stays_followed(sign_in, ann):
     expect(heard).to_have_attribute("data-heard", "first ready | again ready")
     assert page.evaluate("() => window.probe.socket.isReady('chat:lobby')")
     assert heard.get_attribute("data-heard") == "first ready | again ready"
+
+
+def test_a_public_room_one_reads_without_joining_is_joined_from_its_page(sign_in, ann, bob):
+    elsewhere = public_room("Elsewhere", bob)
+    page = sign_in(ann, f"/chat/{elsewhere.slug}/")
+    join = page.get_by_role("button", name="Join this room")
+    expect(entry(page, elsewhere)).to_have_count(0)
+
+    join.click()
+    expect(entry(page, elsewhere).locator(".room-link-name")).to_have_text("Elsewhere")
+    expect(join).to_be_hidden()
+    post(elsewhere, bob, "Now counted")
+    expect(page.locator(f"{ROWS} .message-body")).to_have_text(["Now counted"])
+    expect(unread(page, elsewhere)).to_be_hidden()  # she is reading it
