@@ -125,6 +125,7 @@ class MultiplexConsumer(StreamConsumer):
                     detail = "Something went wrong; join again."
                     await self.send_error(ProtocolError("server_error", detail, stream=name))
 
+    # region: mux-join
     async def join(self, wanted: dict[str, int | None]) -> None:
         """Follow each stream of `wanted` (name -> after) the user may: a few queries for all.
 
@@ -155,6 +156,8 @@ class MultiplexConsumer(StreamConsumer):
             assert self.hub is not None
             await self.hub.present_join(*(subscription.member for subscription in joined))
 
+    # endregion
+
     async def joins_done(self) -> None:
         """Wait until the joins asked for so far are followed (or refused)."""
         while self.joiner is not None and not self.joiner.done():
@@ -176,6 +179,7 @@ class MultiplexConsumer(StreamConsumer):
 
     # Frames from the hub -----------------------------------------------------------
 
+    # region: mux-drop
     async def drop(self, stream: str) -> None:
         """The user may no longer read `stream`: stop following it, and say so."""
         subscription = self.subscriptions.get(stream)
@@ -183,6 +187,8 @@ class MultiplexConsumer(StreamConsumer):
             return
         await self.unsubscribe(subscription)
         await self.send_json(Left(stream=stream, reason="not_allowed").model_dump())
+
+    # endregion
 
     # Hooks -------------------------------------------------------------------------
 
