@@ -121,14 +121,14 @@ def room_leave(*, room: Room, user) -> None:
     with transaction.atomic():
         deleted, _ = Membership.objects.filter(room=room, user_id=user.pk).delete()
         if deleted:
-            _tell_left(room=room, user_id=user.pk, user=user)
+            _tell_left(room=room, user=user)
 
 
 # region: tell-left
-def _tell_left(*, room: Room, user_id: int, user) -> None:
+def _tell_left(*, room: Room, user) -> None:
     personal_append(user=user, frame=protocol.UserLeft, subject_id=room.pk, room=room.stream_name)
     if not room.is_public:
-        subscriptions_revoke(user_id=user_id, stream=room.stream_name)
+        subscriptions_revoke(user_id=user.pk, stream=room.stream_name)
 
 
 # endregion
@@ -172,7 +172,7 @@ def dm_open(*, by, users) -> Room:
         )
     if not all(user.is_active for user in people.values()):
         raise ValidationError("One of these accounts is not active.")
-    key = ",".join(str(pk) for pk in sorted(people))
+    key = _direct_key(people)
     try:
         with transaction.atomic():
             room = Room.objects.filter(direct_key=key).first()
@@ -199,6 +199,19 @@ def dm_open(*, by, users) -> Room:
         # A concurrent dm_open of the same people committed first.
         return Room.objects.get(direct_key=key)
     return room
+
+
+def _direct_key(people) -> str:
+    return ",".join(str(pk) for pk in sorted(people))
+
+
+def dm_start(*, by, users) -> Room:
+    """dm_open from the page: a conversation it would start counts against the room creation
+    limit (ROOM_CREATE_LIMIT every ROOM_CREATE_WINDOW seconds); finding one does not."""
+    if not Room.objects.filter(direct_key=_direct_key({by.pk, *(u.pk for u in users)})).exists():
+        limit, window = settings.ROOM_CREATE_LIMIT, settings.ROOM_CREATE_WINDOW
+        rate_limit(f"room.create:{by.pk}", limit=limit, window=window)
+    return dm_open(by=by, users=users)
 
 
 # region: read-mark

@@ -216,7 +216,10 @@ def dm_open(request: HttpRequest) -> HttpResponse:
             form.add_error("usernames", f"No one has the username {', '.join(sorted(missing))}.")
         else:
             try:
-                room = services.dm_open(by=request.user, users=users)
+                room = services.dm_start(by=request.user, users=users)
+            except RateLimited:
+                form.add_error(None, "You have started many conversations lately. Please wait.")
+                return render(request, "chat/dm.html", {"form": form}, status=429)
             except ValidationError as error:
                 form.add_error("usernames", error)
             else:

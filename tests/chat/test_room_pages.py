@@ -186,3 +186,17 @@ def test_a_mentions_link_shows_the_direct_conversation_form_filled_in(client, ma
 
     assert page.status_code == 200
     assert b'value="bob"' in page.content and b"csrfmiddlewaretoken" in page.content
+
+
+def test_starting_conversations_counts_against_the_room_creation_limit(client, make_user, settings):
+    settings.ROOM_CREATE_LIMIT = 1
+    ann, bob, carol = (make_user(username=name) for name in ("ann", "bob", "carol"))
+    client.force_login(ann)
+
+    first = client.post("/chat/dm/", {"usernames": "bob"})
+    refused = client.post("/chat/dm/", {"usernames": "carol"})
+    found = client.post("/chat/dm/", {"usernames": "bob"})
+
+    assert first.status_code == found.status_code == 302
+    assert refused.status_code == 429 and b"many conversations" in refused.content
+    assert Room.objects.filter(kind=Room.Kind.DIRECT).count() == 1
