@@ -159,6 +159,15 @@ function setCounts(entry, unread, mentions) {
   entry.unread = Math.max(0, unread);
   entry.mentions = Math.max(0, mentions);
   renderEntry(entry);
+  renderTitle();
+}
+
+// The tab's title says how many messages wait, in every room, for a tab in the background.
+function renderTitle() {
+  let waiting = 0;
+  for (const entry of rooms.values()) waiting += entry.unread;
+  const name = current ? `${current.name} · Chat` : "Chat";
+  document.title = waiting > 0 ? `(${waiting}) ${name}` : name;
 }
 
 // Called with each event of a room in the sidebar, once, in seq order.
@@ -633,7 +642,7 @@ function show(page, message) {
   const unreadIds = rooms.get(room.stream)?.unreadIds ?? new Map();
   for (const other of rooms.values()) renderEntry(other);
   heading.textContent = room.name;
-  document.title = `${room.name} · Chat`;
+  renderTitle();
   notice.hidden = true;
   input.disabled = false;
   sendButton.disabled = false;

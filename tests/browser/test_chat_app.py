@@ -239,12 +239,14 @@ def test_a_hidden_tab_leaves_the_open_room_unread_until_it_is_shown(
     post(lobby, ann, "While bob looks away")
     expect(page.locator(f"{ROWS} .message-body")).to_have_text(["While bob looks away"])
     expect(unread(page, lobby)).to_have_text("1")
+    expect(page).to_have_title("(1) Lobby · Chat")
     membership = Membership.objects.get(room=lobby, user=bob)
     assert membership.read < room_head(room=lobby)
 
     with socket.expect_event("framereceived", predicate=lambda text: '"user.read"' in text):
         page.evaluate(SHOW_TAB)
     expect(unread(page, lobby)).to_be_hidden()
+    expect(page).to_have_title("Lobby · Chat")
     membership.refresh_from_db()
     assert membership.read == room_head(room=lobby)
 
