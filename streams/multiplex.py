@@ -125,7 +125,6 @@ class MultiplexConsumer(StreamConsumer):
                     detail = "Something went wrong; join again."
                     await self.send_error(ProtocolError("server_error", detail, stream=name))
 
-    # region: mux-join
     async def join(self, wanted: dict[str, int | None]) -> None:
         """Follow each stream of `wanted` (name -> after) the user may: a few queries for all.
 
@@ -134,6 +133,7 @@ class MultiplexConsumer(StreamConsumer):
         syncs = {
             self.subscriptions[n]: after for n, after in wanted.items() if n in self.subscriptions
         }
+        # region: mux-join
         new = [name for name in wanted if name not in self.subscriptions]
         # The personal stream is not one of STREAMS_PER_SOCKET.
         room = max(0, settings.STREAMS_PER_SOCKET + 1 - len(self.subscriptions))
@@ -155,8 +155,7 @@ class MultiplexConsumer(StreamConsumer):
         if joined:
             assert self.hub is not None
             await self.hub.present_join(*(subscription.member for subscription in joined))
-
-    # endregion
+        # endregion
 
     async def joins_done(self) -> None:
         """Wait until the joins asked for so far are followed (or refused)."""
