@@ -86,11 +86,15 @@ def room_events(*, room: Room) -> QuerySet[RoomEvent]:
 # Unread and mentions --------------------------------------------------------------------
 
 
+# region: unread-messages
 def _unread(user) -> QuerySet[Message]:
     """The messages unread by `user` in the membership row of the outer query."""
     return Message.objects.filter(
         room_id=OuterRef("room_id"), seq__gt=OuterRef("read"), deleted_at__isnull=True
     ).exclude(author_id=user.pk)
+
+
+# endregion
 
 
 def _count(messages: QuerySet[Message]) -> Coalesce:

@@ -124,10 +124,14 @@ def room_leave(*, room: Room, user) -> None:
             _tell_left(room=room, user=user)
 
 
+# region: tell-left
 def _tell_left(*, room: Room, user) -> None:
     personal_append(user=user, frame=protocol.UserLeft, subject_id=room.pk, room=room.stream_name)
     if not room.is_public:
         subscriptions_revoke(user_id=user.pk, stream=room.stream_name)
+
+
+# endregion
 
 
 def _require_owner(*, room: Room, by) -> None:
@@ -210,6 +214,7 @@ def dm_start(*, by, users) -> Room:
     return dm_open(by=by, users=users)
 
 
+# region: read-mark
 def read_mark(*, room: Room, user, seq: int) -> int:
     """Move `user`'s read position in the room forward to `seq` (never back, never past the
     head); returns the position. Every tab of the user hears of a move (`user.read`).
@@ -233,6 +238,9 @@ def read_mark(*, room: Room, user, seq: int) -> int:
             return read
     membership = selectors.membership_get(room=room, user=user)
     return membership.read if membership is not None else 0
+
+
+# endregion
 
 
 def _clean_body(body: str) -> str:

@@ -21,6 +21,7 @@ from .selectors import message_frame, room_events, room_readable
 PREFIX = "chat"
 
 
+# region: rooms-resolve
 def rooms_resolve(slugs: Sequence[str | None], user) -> dict[str | None, Stream | Exception]:
     """The rooms of `slugs` that `user` may read, as streams, in one query for the rooms."""
     rooms = {room.slug: room for room in Room.objects.filter(slug__in=[s for s in slugs if s])}
@@ -34,6 +35,9 @@ def rooms_resolve(slugs: Sequence[str | None], user) -> dict[str | None, Stream 
         else:
             resolved[slug] = RoomStream(room=room, user=user)
     return resolved
+
+
+# endregion
 
 
 class RoomStream(Stream):

@@ -30,6 +30,7 @@ def encode(frame: dict[str, Any]) -> str:
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 
+# region: broadcast-tag
 def tag(text: str, stream: str | None) -> str:
     """An encoded frame as the multiplexed socket sends it: with `"stream"` first.
 
@@ -39,6 +40,9 @@ def tag(text: str, stream: str | None) -> str:
     if stream is None:
         return text
     return '{"stream":' + json.dumps(stream, ensure_ascii=False) + "," + text[1:]
+
+
+# endregion
 
 
 # region: broadcast-envelope

@@ -230,6 +230,7 @@ class Hub:
 
     # endregion
 
+    # region: hub-deliver
     async def _deliver(self, members: set[Member], message: dict[str, Any]) -> None:
         seq, text = message["seq"], message["frame"]
         # One ASGI message per tag for every socket: the frame was encoded once,
@@ -246,6 +247,8 @@ class Hub:
                 await member.deliver(seq, sent)
             except Exception:
                 logger.exception("hub: a socket refused a frame")
+
+    # endregion
 
     # Revocation ---------------------------------------------------------------------
 

@@ -133,6 +133,7 @@ class MultiplexConsumer(StreamConsumer):
         syncs = {
             self.subscriptions[n]: after for n, after in wanted.items() if n in self.subscriptions
         }
+        # region: mux-join
         new = [name for name in wanted if name not in self.subscriptions]
         # The personal stream is not one of STREAMS_PER_SOCKET.
         room = max(0, settings.STREAMS_PER_SOCKET + 1 - len(self.subscriptions))
@@ -154,6 +155,7 @@ class MultiplexConsumer(StreamConsumer):
         if joined:
             assert self.hub is not None
             await self.hub.present_join(*(subscription.member for subscription in joined))
+        # endregion
 
     async def joins_done(self) -> None:
         """Wait until the joins asked for so far are followed (or refused)."""
@@ -176,6 +178,7 @@ class MultiplexConsumer(StreamConsumer):
 
     # Frames from the hub -----------------------------------------------------------
 
+    # region: mux-drop
     async def drop(self, stream: str) -> None:
         """The user may no longer read `stream`: stop following it, and say so."""
         subscription = self.subscriptions.get(stream)
@@ -183,6 +186,8 @@ class MultiplexConsumer(StreamConsumer):
             return
         await self.unsubscribe(subscription)
         await self.send_json(Left(stream=stream, reason="not_allowed").model_dump())
+
+    # endregion
 
     # Hooks -------------------------------------------------------------------------
 

@@ -65,6 +65,7 @@ Resolver = Callable[[Sequence[str | None], Any], dict[str | None, Stream | Excep
 _kinds: dict[str, Resolver] = {}
 
 
+# region: kind-register
 def stream_kind_register(prefix: str, resolve: Resolver) -> None:
     """Name the streams `prefix:<key>` (or `prefix` alone) with `resolve` (from AppConfig.ready)."""
     _kinds[prefix] = resolve
@@ -85,3 +86,6 @@ def streams_resolve(names: Sequence[str], *, user: Any) -> dict[str, Stream | Ex
         for wanted_key, full_name in keys.items():
             found[full_name] = resolved.get(wanted_key) or ObjectDoesNotExist("No such stream.")
     return found
+
+
+# endregion

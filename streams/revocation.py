@@ -74,6 +74,7 @@ def sockets_revoke(*, user_id: int, code: int, session_key: str | None = None) -
 # endregion
 
 
+# region: subscriptions-revoke
 def subscriptions_revoke(*, user_id: int, stream: str) -> None:
     """Make every socket of the user stop following `stream`, once the transaction commits.
 
@@ -84,6 +85,9 @@ def subscriptions_revoke(*, user_id: int, stream: str) -> None:
     group = user_group(user_id)
     message = {"type": UNSUBSCRIBE, "group": group, "stream": stream}
     transaction.on_commit(lambda: async_to_sync(channel_layer().group_send)(group, message))
+
+
+# endregion
 
 
 def sessions_ended(sessions: set[tuple[int, str | None]]) -> set[tuple[int, str | None]]:

@@ -353,6 +353,7 @@ export class MultiplexSocket extends Connection {
     return subscription;
   }
 
+  // region: multiplex-rejoin
   ask(subscription) {
     const after = subscription.sequence.applied;
     const frame = { type: "stream.join", stream: subscription.name };
@@ -370,6 +371,7 @@ export class MultiplexSocket extends Connection {
       if (subscription.name !== PERSONAL) this.ask(subscription);
     }
   }
+  // endregion
 
   released() {
     for (const subscription of this.streams.values()) {

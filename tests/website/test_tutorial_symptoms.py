@@ -61,6 +61,7 @@ from tests.support.harness import (
 from tests.support.orm import db
 from tests.support.sockets import next_frame, socket_opener
 from tests.support.topology import TEMPLATE
+from website.socket_peek import peek
 
 CHAPTERS = REPO / "docs" / "tutorial"
 WAIT = 30
@@ -1056,3 +1057,80 @@ async def test_chapter_7_a_log_out_by_session_flush_leaves_other_tabs_live_until
     while (output := await other_tab.receive_output(5))["type"] != "websocket.close":
         pass
     assert output["code"] == 4401
+
+
+# Chapter 12: one socket for every room ------------------------------------------------
+
+CHAPTER_12 = "12-one-socket-per-tab.md"
+
+
+async def open_mux(user) -> WebsocketCommunicator:
+    """`user`'s multiplexed socket, read up to its personal stream's `stream.ready`."""
+    cookie, _ = await db(signed_in)(user)
+    socket = WebsocketCommunicator(
+        application, "/ws/", headers=websocket_headers(origin=ORIGIN, cookie=cookie)
+    )
+    connected, _ = await socket.connect(timeout=5)
+    assert connected
+    await text_of_type(socket, "stream.ready")
+    return socket
+
+
+def test_chapter_12_a_script_opening_ws_without_a_session_is_closed_with_4401(daphne_alone, capsys):
+    peek(f"{daphne_alone.ws_url}/ws/", [])
+
+    assert capsys.readouterr().out == quoted(CHAPTER_12, "closed by the server: 4401") + "\n"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_chapter_12_a_one_stream_sockets_frame_on_ws_is_refused_for_want_of_its_stream(
+    user,
+):
+    socket = await open_mux(user)
+
+    send = {"type": "chat.send", "body": "hi", "client_id": "c1"}
+    await socket.send_to(text_data=json.dumps(send))
+    answer = await text_of_type(socket, "error")
+    await socket.disconnect()
+
+    assert answer == quoted(
+        CHAPTER_12,
+        '{"type": "error", "code": "invalid_frame", "detail": "A stream\'s command needs the'
+        ' stream\'s name, a string \'stream\'.", "client_id": "c1"}',
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_chapter_12_a_send_to_a_stream_left_is_refused_until_it_is_joined_again(user):
+    await db(services.room_create)(name="Lobby", created_by=user)
+    socket = await open_mux(user)
+    await socket.send_to(text_data='{"type": "stream.join", "stream": "chat:lobby"}')
+    await text_of_type(socket, "stream.ready")
+    await socket.send_to(text_data='{"type": "stream.leave", "stream": "chat:lobby"}')
+    await text_of_type(socket, "stream.left")
+
+    send = {"type": "chat.send", "stream": "chat:lobby", "body": "hi", "client_id": "c1"}
+    await socket.send_to(text_data=json.dumps(send))
+    answer = await text_of_type(socket, "error")
+    await socket.disconnect()
+
+    assert answer == quoted(
+        CHAPTER_12,
+        '{"type": "error", "code": "not_allowed", "detail": "Join the stream first.",'
+        ' "client_id": "c1", "stream": "chat:lobby"}',
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_chapter_12_a_kind_nobody_registered_is_not_found(user):
+    socket = await open_mux(user)
+
+    await socket.send_to(text_data='{"type": "stream.join", "stream": "poll:1"}')
+    answer = await text_of_type(socket, "error")
+    await socket.disconnect()
+
+    assert answer == quoted(
+        CHAPTER_12,
+        '{"type": "error", "code": "not_found", "detail": "No such stream kind \'poll\'.",'
+        ' "stream": "poll:1"}',
+    )
