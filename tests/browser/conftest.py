@@ -5,14 +5,16 @@ import os
 from collections.abc import Callable, Iterator
 
 import pytest
+from playwright.sync_api import Page
 
 from tests.support.browser import (  # noqa: F401 - fixtures, shared with tests/deploy
     base_url,
     browser_type_launch_args,
     new_context,
     off_loop,
+    wait_live,
 )
-from tests.support.harness import attach_log
+from tests.support.harness import DaphneServer, attach_log
 from tests.support.proxy import TcpProxy
 
 
@@ -47,3 +49,35 @@ def proxy_to(request: pytest.FixtureRequest) -> Iterator[Callable[[int], TcpProx
     yield start
     for proxy in proxies:
         proxy.stop()
+
+
+@pytest.fixture
+def sign_in(new_context, daphne_server: DaphneServer, password: str) -> Iterator[Callable]:  # noqa: F811
+    """`sign_in(user, path, base_url=..., **context_options)` -> a live page of a new context."""
+
+    def open_as(user, path: str, base_url: str | None = None, **options) -> Page:  # noqa: F811
+        page = new_context(**options).new_page()
+        page.goto(f"{base_url or daphne_server.url}/accounts/login/?next={path}")
+        page.get_by_label("Username").fill(user.username)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        return wait_live(page)
+
+    yield open_as
+    for context in new_context.contexts:
+        context.close()
+
+
+@pytest.fixture
+def ann(make_user):
+    return make_user(username="ann")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user(username="bob")
+
+
+@pytest.fixture
+def carol(make_user):
+    return make_user(username="carol")

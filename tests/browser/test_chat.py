@@ -5,7 +5,7 @@ Tests wait on page state (`#room[data-state]`, rows in the log), never on a slee
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from urllib.parse import quote
 
 import pytest
@@ -17,7 +17,6 @@ from chat.models import Message
 from chat.protocol import MAX_BODY
 from chat.services import message_create, room_create
 from tests.support.browser import ROWS, off_loop, rows, say, wait_live
-from tests.support.harness import DaphneServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,32 +55,9 @@ STOP_EXTRA_SOCKET = """() => {
 
 
 @pytest.fixture
-def enter_room(
-    new_context, daphne_server: DaphneServer, password: str
-) -> Iterator[Callable[..., Page]]:
+def enter_room(sign_in) -> Callable[..., Page]:
     """`enter_room(base_url, user, slug)` -> a page of a new context, signed in and live."""
-
-    def enter(base_url: str, user, slug: str) -> Page:
-        page = new_context().new_page()
-        page.goto(f"{base_url}/accounts/login/?next=/chat/{slug}/")
-        page.get_by_label("Username").fill(user.username)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Log in").click()
-        return wait_live(page)
-
-    yield enter
-    for context in new_context.contexts:
-        context.close()
-
-
-@pytest.fixture
-def ann(make_user):
-    return make_user(username="ann")
-
-
-@pytest.fixture
-def bob(make_user):
-    return make_user(username="bob")
+    return lambda base_url, user, slug: sign_in(user, f"/chat/{slug}/", base_url=base_url)
 
 
 # Helpers -------------------------------------------------------------------------

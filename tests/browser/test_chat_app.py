@@ -7,7 +7,7 @@ hidden tab; rooms change without a reload or a new socket; a phone gets a
 folded sidebar. Tests wait on page state, never on a sleep.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 from django.templatetags.static import static
@@ -101,38 +101,6 @@ def daphne_server(daphne_factory, request: pytest.FixtureRequest) -> Iterator[Da
     url = request.getfixturevalue("redis_server").url
     with override_settings(CHANNEL_LAYERS=channel_layers(url)):
         yield daphne_factory(REDIS_URL=url)
-
-
-@pytest.fixture
-def sign_in(new_context, daphne_server: DaphneServer, password: str) -> Iterator[Callable]:
-    """`sign_in(user, path, base_url=..., **context_options)` -> a live page of a new context."""
-
-    def open_as(user, path: str, base_url: str | None = None, **options) -> Page:
-        page = new_context(**options).new_page()
-        page.goto(f"{base_url or daphne_server.url}/accounts/login/?next={path}")
-        page.get_by_label("Username").fill(user.username)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Log in").click()
-        return wait_live(page)
-
-    yield open_as
-    for context in new_context.contexts:
-        context.close()
-
-
-@pytest.fixture
-def ann(make_user):
-    return make_user(username="ann")
-
-
-@pytest.fixture
-def bob(make_user):
-    return make_user(username="bob")
-
-
-@pytest.fixture
-def carol(make_user):
-    return make_user(username="carol")
 
 
 # Helpers -------------------------------------------------------------------------
