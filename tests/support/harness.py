@@ -107,7 +107,8 @@ class ServerProcess:
 
     def _dump_stacks(self) -> None:
         """Ask a stuck Python process for its threads' stacks (faulthandler, into its log)."""
-        if not (isinstance(self.process.args, list) and self.process.args[0] == sys.executable):
+        args = self.process.args
+        if not (isinstance(args, list) and Path(args[0]).name.startswith("python")):
             return
         try:
             os.kill(self.pid, signal.SIGABRT)

@@ -210,6 +210,8 @@ class NativeTopology:
             "REDIS_URL": redis.url,
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             "PYTHONUNBUFFERED": "1",
+            # A service that will not stop is asked for its stacks (ServerProcess._dump_stacks).
+            "PYTHONFAULTHANDLER": "1",
             **self.extra_env,
         }
 
