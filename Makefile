@@ -85,12 +85,17 @@ check-system: ## Install redis-server, nginx and chromium if missing (or say how
 test: lint check-deploy check-system ## The whole suite: lint, deploy checks, unit, both stacks, browser
 	$(MAKE) --no-print-directory test-unit test-stack test-browser
 
+# The unit and stack runs spread over the cores, a module to a worker (a module's
+# servers start once); TEST_WORKERS=0 runs them in this one process.
+TEST_WORKERS ?= auto
+XDIST := -n $(TEST_WORKERS) --dist loadscope
+
 test-unit: $(STAMP) ## Unit, consumer and integration tests on the embedded default
-	$(BIN)/pytest -m "not browser"
+	$(BIN)/pytest -m "not browser" $(XDIST)
 
 # pytest exits with 5 when a marker selects no test: an empty run is not a failure.
 test-stack: $(STAMP) ## The consumer tests again, on PostgreSQL + Redis
-	TEST_STACK=postgres-redis $(BIN)/pytest -m "stack" || [ $$? -eq 5 ]
+	TEST_STACK=postgres-redis $(BIN)/pytest -m "stack" $(XDIST) || [ $$? -eq 5 ]
 
 test-browser: $(STAMP) ## Browser tests in Chromium (the native compose topology too), own process
 	$(BIN)/pytest -m browser tests/browser tests/deploy || [ $$? -eq 5 ]
