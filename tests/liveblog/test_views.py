@@ -235,13 +235,17 @@ def test_post_times_carry_the_full_date_and_time(client, liveblog, editor):
         f"{at:%H:%M}</time>"
     ) in html
     assert f">{moment.day} {moment:%b %H:%M}</time>" in html
-    assert '<span class="post-ago"' in html and ">3 d ago</span>" in html and ">just now</span>" in html
+    assert (
+        '<span class="post-ago"' in html
+        and ">3 d ago</span>" in html
+        and ">just now</span>" in html
+    )
 
 
 def test_without_javascript_the_page_claims_no_connection(client, liveblog, editor):
     html = client.get(liveblog.get_absolute_url()).content.decode()
     assert "Connecting" not in html
-    assert "<noscript><span class=\"connection\">Refresh the page for new updates" in html
+    assert '<noscript><span class="connection">Refresh the page for new updates' in html
     services.liveblog_update(liveblog=liveblog, by=editor, ended=True)
     assert "Refresh the page" not in client.get(liveblog.get_absolute_url()).content.decode()
 
