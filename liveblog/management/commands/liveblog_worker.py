@@ -45,7 +45,7 @@ class Command(BaseCommand):
             signal.signal(signum, lambda *_: stop.set())
         self.stdout.write(f"liveblog worker: publishing scheduled posts (poll {poll} s)")
         if delay:
-            self.stdout.write(f"liveblog worker: servers publish first; this worker {delay} s after")
+            self.stdout.write(f"liveblog worker: servers publish first, this one {delay} s later")
         self.stdout.flush()
         # region: worker-loop
         while not stop.is_set():
