@@ -17,6 +17,7 @@ from liveblog.selectors import PAGE
 from liveblog.services import liveblog_create, liveblog_update, post_create
 from tests.support.browser import off_loop
 from tests.support.harness import DaphneServer
+from tests.support.stack import ON_REDIS_STACK
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -397,3 +398,23 @@ def test_pinning_tells_the_editor_it_replaces_the_pinned_post(open_page, coverag
     ).to_have_count(1)
     row(desk, "Salah scores").get_by_role("button", name="Unpin").click()
     expect(row(desk, "Line-ups").get_by_role("button", name="Pin", exact=True)).to_have_count(1)
+
+
+@pytest.mark.skipif(ON_REDIS_STACK, reason="with Redis the worker's broadcast reaches every page")
+def test_a_scheduled_post_reaches_an_open_page_on_time_on_the_embedded_default(
+    open_page, daphne_factory, coverage, editor
+):
+    # As under `make run`: one daphne on the in-memory layer, which publishes on time itself.
+    server = daphne_factory(LIVEBLOG_SCHEDULER_IN_SERVER="true")
+    reader = open_page(coverage.get_absolute_url(), base_url=server.url)
+    due = timezone.now() + timedelta(seconds=1)
+    off_loop(
+        post_create,
+        liveblog=coverage,
+        by=editor,
+        body="On the hour",
+        state=Post.State.SCHEDULED,
+        publish_at=due,
+    )
+    # Well inside the page's 20 s keep-alive, which alone would bring it otherwise.
+    expect(row(reader, "On the hour")).to_have_count(1, timeout=10_000)
