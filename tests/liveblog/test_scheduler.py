@@ -47,9 +47,7 @@ async def published(post: Post, within: float = 10) -> Post:
 
 @pytest.mark.skipif(ON_REDIS_STACK, reason="only an in-memory layer keeps broadcasts in-process")
 @pytest.mark.django_db(transaction=True)
-async def test_a_post_scheduled_here_wakes_the_servers_scheduler(
-    settings, watch, liveblog, editor
-):
+async def test_a_post_scheduled_here_wakes_the_servers_scheduler(settings, watch, liveblog, editor):
     settings.LIVEBLOG_SCHEDULER_IN_SERVER = True
     # Asleep for a minute: only the wake-up can make it publish within the test.
     settings.LIVEBLOG_SCHEDULER_POLL = 60
