@@ -76,8 +76,8 @@ async def test_scheduled_posts_go_out_on_time_across_a_worker_restart(
         await reader.send({"type": "stream.sync", "after": 0})
         frames = await reader.events(2)
     assert [(f["type"], f["post"]["id"]) for f in frames] == [
-        ("liveblog.post_created", overdue.pk),
-        ("liveblog.post_created", on_time.pk),
+        ("liveblog.post_created", first.pk),
+        ("liveblog.post_created", then.pk),
     ]
     await reader.close()
 
