@@ -11,6 +11,7 @@ from streams.consumers import StreamConsumer
 from streams.schemas import ProtocolError, client_id_of
 
 from .protocol import CLIENT
+from .scheduler import scheduler_ensure
 from .streams import PREFIX
 
 
@@ -19,6 +20,12 @@ class LiveblogConsumer(StreamConsumer):
 
     def stream_name(self) -> str:
         return f"{PREFIX}:{self.scope['url_route']['kwargs']['slug']}"
+
+    async def connect(self) -> None:
+        """Called when the socket opens."""
+        # Where only this process's sockets hear its broadcasts, it publishes on time itself.
+        scheduler_ensure()
+        await super().connect()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         if isinstance(content, dict) and not CLIENT.speaks(content.get("type")):

@@ -31,8 +31,16 @@ class PostForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if data.get("action") == "schedule" and not data.get("publish_at"):
+        action, publish_at = data.get("action"), data.get("publish_at")
+        if action == "schedule" and not publish_at:
             self.add_error("publish_at", "Choose when to publish.")
+        # A time the editor typed is never dropped: publishing now would ignore it.
+        if action in ("publish", "draft") and publish_at:
+            self.add_error(
+                "publish_at",
+                "You chose a time in “Schedule for”: press Schedule to publish then,"
+                " or clear the time first.",
+            )
         return data
 
     @property

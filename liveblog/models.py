@@ -6,6 +6,8 @@ scheduled posts. A change to a post is judged by whether each audience can
 see the post before and after it (see `services`).
 """
 
+import re
+
 from django.conf import settings
 from django.db import models
 from django.urls import reverse
@@ -13,7 +15,12 @@ from django.urls import reverse
 from streams.markdown import plain_text
 from streams.models import StreamEventBase
 
-SUMMARY_LENGTH = 120
+SUMMARY_LENGTH = 80
+# The first heading, else the first block of text (paragraph, item, line).
+FIRST_HEADING = re.compile(r"<h[1-6][^>]*>(.*?)</h[1-6]>", re.S)
+FIRST_BLOCK = re.compile(r"(.*?)(?:</p>|</li>|</blockquote>|</pre>|<br\s*/?>|$)", re.S)
+# A sentence ends at . ! or ? followed by a space (not in "3.5" or "e.g.x").
+SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 
 READERS = "readers"
 EDITORS = "editors"
@@ -105,8 +112,21 @@ class Post(models.Model):
 
     @property
     def summary(self) -> str:
-        """The post's text on one line: the key-events box and the feed show it."""
-        return plain_text(self.html, limit=SUMMARY_LENGTH)
+        """A headline for the post: the key-events box and the feed show it.
+
+        Its first heading, or else the first sentence of its first line, as text.
+        """
+        heading = FIRST_HEADING.search(self.html)
+        block = FIRST_BLOCK.match(self.html.strip())
+        first = heading.group(1) if heading else block.group(1) if block else ""
+        # A post that opens with an image has no text in its first block.
+        text = plain_text(first, limit=len(first) + 1) or plain_text(
+            self.html, limit=len(self.html) + 1
+        )
+        sentence = SENTENCE_END.split(text, maxsplit=1)[0]
+        if len(sentence) <= SUMMARY_LENGTH:
+            return sentence
+        return sentence[: SUMMARY_LENGTH - 1].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
 
     @property
     def is_published(self) -> bool:

@@ -52,7 +52,8 @@ class ReaderPost(Schema):
     author: str = Field(description="The author's username; empty if the account is gone.")
     html: str = Field(description="The post, rendered from markdown on the server and sanitised.")
     summary: str = Field(
-        description=f"Its text, on one line, in at most {models.SUMMARY_LENGTH} characters."
+        description="Its first heading, or else its first sentence, as text on one line,"
+        f" in at most {models.SUMMARY_LENGTH} characters."
     )
     published_at: Timestamp | None = Field(
         description="When it first went out; kept if it is unpublished and published again."

@@ -62,6 +62,15 @@ def post_pinned(*, liveblog: Liveblog) -> Post | None:
     return _published(liveblog).filter(pinned=True).first()
 
 
+def post_pinned_id(*, liveblog: Liveblog) -> int | None:
+    """The post pinned now, published or not (editors see a pinned draft as pinned)."""
+    return (
+        Post.objects.filter(liveblog=liveblog, pinned=True, deleted_at__isnull=True)
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
 def post_key_events(*, liveblog: Liveblog) -> list[Post]:
     return list(_published(liveblog).filter(key_event=True).order_by("-published_at", "-id"))
 

@@ -33,6 +33,7 @@ from streams.text import slug_create, text_clean
 
 from .models import AUDIENCES, READERS, Liveblog, Post
 from .protocol import MAX_BODY, SEEN, GonePost, LiveblogDetails, LiveblogUpdated, PostDeleted
+from .scheduler import scheduler_wake
 from .selectors import user_is_editor
 
 State = Post.State
@@ -108,6 +109,9 @@ def _check_schedule(state: str, publish_at: datetime | None) -> None:
 def _set_state(post: Post, state: str, publish_at: datetime | None, now: datetime) -> None:
     post.state = state
     post.publish_at = publish_at if state == State.SCHEDULED else None
+    if state == State.SCHEDULED:
+        # A scheduler of this process may be asleep past the new time.
+        transaction.on_commit(scheduler_wake)
     if state == State.PUBLISHED and post.published_at is None:
         post.published_at = now
 

@@ -13,4 +13,5 @@ urlpatterns = [
     path("<slug:slug>/posts", views.post_new, name="post_new"),
     path("<slug:slug>/posts/<int:post_id>", views.post_change, name="post_change"),
     path("<slug:slug>/end", views.liveblog_end, name="end"),
+    path("<slug:slug>/reopen", views.liveblog_reopen, name="reopen"),
 ]

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from streams.markdown import render_article
 
@@ -23,6 +23,7 @@ from .selectors import (
     post_drafts,
     post_key_events,
     post_pinned,
+    post_pinned_id,
     post_timeline,
     user_is_editor,
 )
@@ -94,6 +95,7 @@ def liveblog_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "pinned": pinned,
             "key_events": key_events,
             "drafts": drafts,
+            "pinned_id": post_pinned_id(liveblog=liveblog) if editor else None,
             "more": initial["more"],
             "paged": initial["paged"],
             "initial": initial,
@@ -131,7 +133,8 @@ def post_preview(request: HttpRequest, slug: str) -> JsonResponse:
 
 def _done(request: HttpRequest, liveblog: Liveblog, post=None, *, note: str) -> HttpResponse:
     if _wants_json(request):
-        return JsonResponse({"post": EditorPost.of(post).model_dump() if post else None})
+        post_data = EditorPost.of(post).model_dump() if post else None
+        return JsonResponse({"post": post_data, "note": note})
     messages.success(request, note)
     return redirect(liveblog)
 
@@ -158,6 +161,7 @@ def post_new(request: HttpRequest, slug: str) -> HttpResponse:
     liveblog, form = _editor_form(request, slug, PostForm)
     if not form.is_valid():
         return _refused(request, liveblog, ValidationError(form.errors))
+    replaced = form.cleaned_data["pinned"] and post_pinned_id(liveblog=liveblog)
     try:
         post = services.post_create(
             liveblog=liveblog,
@@ -175,7 +179,7 @@ def post_new(request: HttpRequest, slug: str) -> HttpResponse:
         State.DRAFT: "Draft saved.",
         State.SCHEDULED: "Scheduled.",
     }
-    return _done(request, liveblog, post, note=notes[State(post.state)])
+    return _done(request, liveblog, post, note=notes[State(post.state)] + _pin_note(replaced))
 
 
 # endregion
@@ -192,16 +196,36 @@ def post_change(request: HttpRequest, slug: str, post_id: int) -> HttpResponse:
             services.post_delete(liveblog=liveblog, post_id=post_id, by=request.user)
             return _done(request, liveblog, note="Deleted.")
         changes = form.changes
+        replaced = changes.get("pinned") and post_pinned_id(liveblog=liveblog)
         post = services.post_update(liveblog=liveblog, post_id=post_id, by=request.user, **changes)
     except ObjectDoesNotExist:
         raise Http404("No such post.") from None
     except ValidationError as error:
         return _refused(request, liveblog, error)
-    return _done(request, liveblog, post, note="Saved.")
+    return _done(request, liveblog, post, note="Saved." + _pin_note(replaced, post.pk))
+
+
+def _pin_note(replaced: int | None | bool, post_id: int | None = None) -> str:
+    """Pinning unpins the post pinned before: the editor is told which, after as before."""
+    if not replaced or replaced == post_id:
+        return ""
+    return " The post pinned before is no longer pinned."
+
+
+@require_http_methods(["GET", "POST"])
+def liveblog_end(request: HttpRequest, slug: str) -> HttpResponse:
+    """Ending asks first: GET is the confirmation page, its form's POST ends the liveblog."""
+    liveblog = get_object_or_404(Liveblog, slug=slug)
+    if not user_is_editor(request.user):
+        raise PermissionDenied("Only liveblog editors can end a liveblog.")
+    if request.method == "GET":
+        return render(request, "liveblog/liveblog_end.html", {"liveblog": liveblog})
+    services.liveblog_update(liveblog=liveblog, by=request.user, ended=True)
+    return _done(request, liveblog, note="The liveblog has ended. You can reopen it here.")
 
 
 @require_POST
-def liveblog_end(request: HttpRequest, slug: str) -> HttpResponse:
+def liveblog_reopen(request: HttpRequest, slug: str) -> HttpResponse:
     liveblog = get_object_or_404(Liveblog, slug=slug)
-    services.liveblog_update(liveblog=liveblog, by=request.user, ended=True)
-    return _done(request, liveblog, note="The liveblog has ended.")
+    services.liveblog_update(liveblog=liveblog, by=request.user, ended=False)
+    return _done(request, liveblog, note="The liveblog is live again.")

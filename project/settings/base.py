@@ -5,7 +5,7 @@ from typing import Any
 
 import dj_database_url
 
-from project.env import env, env_int, env_list
+from project.env import env, env_bool, env_int, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -254,3 +254,10 @@ PRESENCE_TTL = env_int("PRESENCE_TTL", 45)
 # How often each process tests the sessions of its sockets, closing those whose
 # session expired or ended unannounced (streams/revocation.py).
 SOCKET_SESSION_RECHECK = env_int("SOCKET_SESSION_RECHECK", 60)
+
+# The liveblog scheduler (liveblog/scheduler.py): its longest sleep between checks;
+# whether a server publishes scheduled posts itself where the channel layer is
+# in-memory; and how long a worker then leaves it to the server.
+LIVEBLOG_SCHEDULER_POLL = env_int("LIVEBLOG_SCHEDULER_POLL", 1)
+LIVEBLOG_SCHEDULER_IN_SERVER = env_bool("LIVEBLOG_SCHEDULER_IN_SERVER", True)
+LIVEBLOG_SCHEDULER_HANDOFF = env_int("LIVEBLOG_SCHEDULER_HANDOFF", 2)

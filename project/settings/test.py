@@ -4,6 +4,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from project.env import env_bool
+
 from .dev import *  # noqa: F403
 
 DEBUG = False
@@ -22,3 +24,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # folders: a test run has no collectstatic, so no STATIC_ROOT to serve from.
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT = None
+
+# The suite's own event loops come and go with each test: a server-side scheduler
+# runs only in the daphne processes of the tests that ask for one.
+LIVEBLOG_SCHEDULER_IN_SERVER = env_bool("LIVEBLOG_SCHEDULER_IN_SERVER", False)

@@ -4,11 +4,14 @@
 // Every post the page knows of is kept in `posts`; `layout(id)` then puts it
 // where it belongs (timeline, pinned box, key events, drafts) or removes it.
 // The server renders the same markup, so the first layout changes nothing visible.
-import { button, element, fetchOlder, showState, timeLabel } from "./page.js";
+import { button, element, fetchOlder, showState } from "./page.js";
 import { ARTICLE_TAGS, safeFragment } from "./safe-html.js";
 import { StreamSocket } from "./stream.js";
 
 const PREVIEW_DELAY_MS = 250;
+const MINUTE_MS = 60 * 1000;
+// The states in which updates arrive by themselves: the LIVE badge says all there is.
+const QUIET_STATES = new Set(["connecting", "live"]);
 // The reader is "reading" once the top of the timeline has scrolled this far out of view.
 const READING_OFFSET_PX = 40;
 
@@ -27,6 +30,7 @@ const readerCount = document.getElementById("reader-count");
 const olderLink = document.getElementById("load-older");
 const composer = document.getElementById("composer");
 const composerErrors = document.getElementById("composer-errors");
+const deskNotice = document.getElementById("desk-notice");
 const preview = document.getElementById("preview");
 // Not composer.action: the buttons named "action" shadow that property.
 const postsUrl = root.dataset.posts;
@@ -65,13 +69,69 @@ function remember(list) {
   if (list.length) boundary = list[list.length - 1];
 }
 
-// Rendering -------------------------------------------------------------------------
+// Times ------------------------------------------------------------------------------
+// The same words as liveblog/templatetags/liveblog_time.py, in the browser's own zone.
 
-function timeElement(iso, withDate = false) {
-  const time = element("time", "", timeLabel(iso, withDate));
+const DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+const MONTHS = [
+  "January", "February", "March", "April", "May", "June",
+  "July", "August", "September", "October", "November", "December",
+];
+const pad = (n) => String(n).padStart(2, "0");
+
+function clock(date) {
+  return `${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
+// HH:MM on the day it is, with the date on any other day, and the year in another year.
+function timeLabel(date, now = new Date()) {
+  if (date.toDateString() === now.toDateString()) return clock(date);
+  const day = `${date.getDate()} ${MONTHS[date.getMonth()].slice(0, 3)}`;
+  if (date.getFullYear() === now.getFullYear()) return `${day} ${clock(date)}`;
+  return `${day} ${date.getFullYear()} ${clock(date)}`;
+}
+
+function timeTitle(date) {
+  const day = `${DAYS[date.getDay()]} ${date.getDate()} ${MONTHS[date.getMonth()]}`;
+  return `${day} ${date.getFullYear()}, ${clock(date)}`;
+}
+
+function timeAgo(date, now = new Date()) {
+  const minutes = Math.floor((now - date) / MINUTE_MS);
+  if (minutes < 1) return "just now";
+  if (minutes < 60) return `${minutes} min ago`;
+  if (minutes < 24 * 60) return `${Math.floor(minutes / 60)} h ago`;
+  return `${Math.floor(minutes / (24 * 60))} d ago`;
+}
+
+function timeElement(iso) {
+  const date = new Date(iso);
+  const time = element("time", "", timeLabel(date));
   time.dateTime = iso;
+  time.title = timeTitle(date);
   return time;
 }
+
+function agoElement(iso) {
+  const ago = element("span", "post-ago", timeAgo(new Date(iso)));
+  ago.dataset.since = iso;
+  return ago;
+}
+
+// Each minute: "5 min ago" moves on, and a time from yesterday gains its date at midnight.
+function refreshTimes() {
+  const now = new Date();
+  for (const time of root.querySelectorAll("time")) {
+    const date = new Date(time.dateTime);
+    time.textContent = timeLabel(date, now);
+    time.title = timeTitle(date);
+  }
+  for (const ago of root.querySelectorAll(".post-ago")) {
+    ago.textContent = timeAgo(new Date(ago.dataset.since), now);
+  }
+}
+
+// Rendering -------------------------------------------------------------------------
 
 function actionButton(action, label, extraClass = "") {
   const node = element("button", `link-button ${extraClass}`.trim(), label);
@@ -93,11 +153,17 @@ function actions(post) {
     token,
     button("Edit", () => startEdit(post.id)),
     isPublished(post) ? actionButton("unpublish", "Unpublish") : actionButton("publish", "Publish now"),
-    post.pinned ? actionButton("unpin", "Unpin") : actionButton("pin", "Pin"),
+    post.pinned ? actionButton("unpin", "Unpin") : actionButton("pin", pinLabel()),
     post.key_event ? actionButton("unkey", "Not a key event") : actionButton("key", "Mark as key event"),
     actionButton("delete", "Delete", "danger"),
   );
   return form;
+}
+
+// Pinning a post unpins the one pinned before: the button says so before it is pressed.
+function pinLabel() {
+  const pinned = Array.from(posts.values()).some((post) => post.pinned);
+  return pinned ? "Pin (replaces the pinned post)" : "Pin";
 }
 
 function fillRow(row, post) {
@@ -111,10 +177,10 @@ function fillRow(row, post) {
     const link = element("a", "post-time");
     link.href = `#post-${post.id}`;
     link.append(timeElement(post.published_at));
-    meta.append(link);
+    meta.append(link, agoElement(post.published_at));
   } else if (post.publish_at) {
     const state = element("span", "post-state", "Scheduled for ");
-    state.append(timeElement(post.publish_at, true));
+    state.append(timeElement(post.publish_at));
     meta.append(state);
   } else {
     meta.append(element("span", "post-state", "Draft"));
@@ -163,7 +229,7 @@ function placeKeyEvent(id, post) {
   item.dataset.id = id;
   const link = element("a");
   link.href = `#post-${id}`;
-  link.append(timeElement(post.published_at), " ", element("span", "", post.summary));
+  link.append(timeElement(post.published_at), " ", element("span", "key-event-summary", post.summary));
   item.replaceChildren(link);
   const next = Array.from(keyList.children).find(
     (other) => other !== item && newerFirst(post, posts.get(Number(other.dataset.id))) < 0,
@@ -175,11 +241,13 @@ function reading() {
   return paged || timeline.getBoundingClientRect().top < -READING_OFFSET_PX;
 }
 
-function layout(id) {
+// `arriving`: the stream has just told of this post. Only such a post can be new;
+// one loaded from history is old however far down the reader is.
+function layout(id, arriving = false) {
   const post = posts.get(id);
   const published = post !== undefined && isPublished(post);
   const inTimeline = published && !beyondLoaded(post);
-  const isNew = inTimeline && !document.getElementById(`post-${id}`);
+  const isNew = arriving && inTimeline && !document.getElementById(`post-${id}`);
   if (isNew && reading()) held.add(id);
   if (!inTimeline) held.delete(id);
   if (!editing.has(id)) {
@@ -199,6 +267,11 @@ function refreshChrome() {
   banner.textContent = `${count} new update${count === 1 ? "" : "s"}`;
   document.title = count ? `(${count}) ${baseTitle}` : baseTitle;
   if (olderLink) olderLink.hidden = !more;
+  if (isEditor) {
+    // The pin buttons' words depend on whether any post is pinned.
+    const label = pinLabel();
+    for (const pin of root.querySelectorAll('.post-actions button[value="pin"]')) pin.textContent = label;
+  }
 }
 
 function layoutAll() {
@@ -246,6 +319,8 @@ function updateLiveblog(liveblog) {
   document.getElementById("ended-badge").hidden = !ended;
   const desk = document.getElementById("editor-desk");
   if (desk) desk.hidden = ended;
+  const reopen = document.getElementById("reopen-form");
+  if (reopen) reopen.hidden = !ended;
 }
 
 function applyEvent(frame) {
@@ -257,7 +332,7 @@ function applyEvent(frame) {
     layout(frame.post.id);
   } else {
     posts.set(frame.post.id, frame.post);
-    layout(frame.post.id);
+    layout(frame.post.id, true);
   }
   refreshChrome();
 }
@@ -311,6 +386,12 @@ async function post(url, data) {
 
 function showErrors(errors) {
   composerErrors.textContent = errors.join(" ");
+  if (errors.length) deskNotice.textContent = "";
+}
+
+function showNote(note) {
+  deskNotice.textContent = note ?? "";
+  composerErrors.textContent = "";
 }
 
 function startEdit(id) {
@@ -358,7 +439,8 @@ function setUpDesk() {
     const action = event.submitter?.value;
     if (action === "delete" && !window.confirm("Delete this update?")) return;
     const result = await post(form.getAttribute("action"), new FormData(form, event.submitter));
-    if (!result.ok) showErrors(result.errors);
+    if (result.ok) showNote(result.data.note);
+    else showErrors(result.errors);
   });
 
   composer.addEventListener("submit", async (event) => {
@@ -366,17 +448,19 @@ function setUpDesk() {
     const data = new FormData(composer, event.submitter);
     const at = data.get("publish_at");
     // datetime-local has no zone: send the moment the editor means, with its offset.
-    if (data.get("action") === "schedule" && at) data.set("publish_at", new Date(at).toISOString());
-    else data.delete("publish_at");
+    // A time is sent whatever the button, so the server refuses Publish with a time.
+    if (at) data.set("publish_at", new Date(at).toISOString());
     const result = await post(postsUrl, data);
     if (result.ok) {
       composer.reset();
       preview.replaceChildren();
-      showErrors([]);
+      showNote(result.data.note);
     } else {
       showErrors(result.errors);
     }
   });
+  // An error is about what was sent: once the editor changes the form, it no longer applies.
+  composer.addEventListener("input", () => showErrors([]));
 
   const input = document.getElementById("update-input");
   let timer = null;
@@ -398,10 +482,9 @@ for (const list of [initial.key_events, initial.drafts]) {
   for (const item of list) posts.set(item.id, item);
 }
 if (initial.pinned) posts.set(initial.pinned.id, initial.pinned);
-for (const time of document.querySelectorAll("#liveblog time")) {
-  time.textContent = timeLabel(time.dateTime, time.closest(".post-state") !== null);
-}
 layoutAll();
+refreshTimes();
+window.setInterval(refreshTimes, MINUTE_MS);
 if (isEditor && composer) setUpDesk();
 
 const socket = new StreamSocket({
@@ -409,6 +492,9 @@ const socket = new StreamSocket({
   seq: Number(root.dataset.seq),
   onEvent: applyEvent,
   onFrame: applyFrame,
-  onState: (state) => showState(root, stateLine, state),
+  onState: (state) => {
+    showState(root, stateLine, state);
+    stateLine.hidden = QUIET_STATES.has(state);
+  },
 });
 socket.start();

@@ -143,6 +143,113 @@ def test_an_editor_starts_and_ends_a_liveblog(client, editor):
     assert not Liveblog.objects.get(slug="budget-day").is_live
 
 
+def test_ending_asks_first_and_an_ended_liveblog_can_be_reopened(client, liveblog, editor):
+    client.force_login(editor)
+    base = liveblog.get_absolute_url()
+    page = client.get(base).content.decode()
+    assert f'href="{base}end"' in page  # a link to the question, not a one-click form
+    confirm = client.get(f"{base}end")
+    assert confirm.status_code == 200 and liveblog_is_live(liveblog)
+    html = confirm.content.decode()
+    assert f'action="{base}end"' in html and f'href="{base}"' in html  # end, or go back
+    assert client.post(f"{base}end").status_code == 302
+    assert not liveblog_is_live(liveblog)
+    ended_page = client.get(base).content.decode()
+    assert f'action="{base}reopen"' in ended_page
+    assert client.post(f"{base}reopen").status_code == 302
+    assert liveblog_is_live(liveblog)
+    # Both audiences are told of the end and of the reopening, like any other change.
+    for audience in ("readers", "editors"):
+        frames = LiveblogEvent.objects.filter(liveblog=liveblog, audience=audience)
+        sent = [json.loads(event.frame)["liveblog"] for event in frames.order_by("seq")]
+        ended = [liveblog["ended_at"] is not None for liveblog in sent]
+        assert ended == [True, False], audience
+
+
+def test_readers_cannot_see_the_end_question(client, make_user, liveblog):
+    assert client.get(f"{liveblog.get_absolute_url()}end").status_code == 403
+    client.force_login(make_user())
+    assert client.get(f"{liveblog.get_absolute_url()}end").status_code == 403
+
+
+def liveblog_is_live(liveblog) -> bool:
+    liveblog.refresh_from_db()
+    return liveblog.is_live
+
+
+@pytest.mark.parametrize("action", ["publish", "draft"])
+def test_a_time_typed_with_publish_or_draft_is_refused_not_dropped(
+    client, liveblog, editor, action
+):
+    client.force_login(editor)
+    url = f"{liveblog.get_absolute_url()}posts"
+    at = (timezone.now() + timedelta(hours=1)).isoformat()
+    response = client.post(url, {"body": "Soon", "action": action, "publish_at": at}, **JSON)
+    assert response.status_code == 400
+    assert "press Schedule" in " ".join(response.json()["errors"])
+    assert not Post.objects.exists()
+
+
+def test_pinning_over_a_pinned_post_tells_the_editor_before_and_after(client, liveblog, editor):
+    first = publish(liveblog, editor, "First", pinned=True)
+    second = publish(liveblog, editor, "Second")
+    client.force_login(editor)
+    page = client.get(liveblog.get_absolute_url()).content.decode()
+    assert page.count("Pin (replaces the pinned post)") == 1  # on the second post only
+    url = f"{liveblog.get_absolute_url()}posts/{second.pk}"
+    response = client.post(url, {"action": "pin"}, **JSON)
+    assert "The post pinned before is no longer pinned." in response.json()["note"]
+    first.refresh_from_db()
+    assert not first.pinned
+    # Pinning again what is pinned replaces nothing, and says nothing of it.
+    response = client.post(url, {"action": "pin"}, **JSON)
+    assert response.json()["note"] == "Saved."
+    # Without JavaScript the same words come as a message on the page.
+    url = f"{liveblog.get_absolute_url()}posts/{first.pk}"
+    page = client.post(url, {"action": "pin"}, follow=True).content.decode()
+    assert "The post pinned before is no longer pinned." in page
+
+
+def test_key_events_show_a_headline_not_the_whole_post(client, liveblog, editor):
+    long_line = "The referee checks the monitor " + "and keeps checking " * 10 + "and waits."
+    publish(liveblog, editor, "## Goal for Salah\n\nA long run, then a shot.", key_event=True)
+    publish(liveblog, editor, "Red card. Then more text.\n\nAnd more.", key_event=True)
+    publish(liveblog, editor, long_line, key_event=True)
+    page = client.get(liveblog.get_absolute_url())
+    summaries = [p["summary"] for p in page_data(page)["key_events"]]
+    assert summaries[1:] == ["Red card.", "Goal for Salah"]
+    assert len(summaries[0]) <= 80 and summaries[0].endswith("…")
+    html = page.content.decode()
+    assert 'class="key-event-summary">Goal for Salah</span>' in html
+
+
+def test_post_times_carry_the_full_date_and_time(client, liveblog, editor):
+    today = publish(liveblog, editor, "Today")
+    earlier = publish(liveblog, editor, "Earlier")
+    moment = timezone.now() - timedelta(days=3)
+    Post.objects.filter(pk=earlier.pk).update(published_at=moment)
+    html = client.get(liveblog.get_absolute_url()).content.decode()
+    at = timezone.localtime(today.published_at)
+    assert (
+        f'<time datetime="{at.isoformat()}" title="{at:%A} {at.day} {at:%B %Y, %H:%M}">'
+        f"{at:%H:%M}</time>"
+    ) in html
+    assert f">{moment.day} {moment:%b %H:%M}</time>" in html
+    assert (
+        '<span class="post-ago"' in html
+        and ">3 d ago</span>" in html
+        and ">just now</span>" in html
+    )
+
+
+def test_without_javascript_the_page_claims_no_connection(client, liveblog, editor):
+    html = client.get(liveblog.get_absolute_url()).content.decode()
+    assert "Connecting" not in html
+    assert '<noscript><span class="connection">Refresh the page for new updates' in html
+    services.liveblog_update(liveblog=liveblog, by=editor, ended=True)
+    assert "Refresh the page" not in client.get(liveblog.get_absolute_url()).content.decode()
+
+
 @pytest.mark.parametrize("who", ["anonymous", "reader"])
 def test_anonymous_users_and_readers_cannot_write(client, make_user, liveblog, editor, who):
     post = publish(liveblog, editor, "Hello")
@@ -156,6 +263,7 @@ def test_anonymous_users_and_readers_cannot_write(client, make_user, liveblog, e
         (f"{base}posts/{post.pk}", {"action": "delete"}),
         (f"{base}preview", {"body": "x"}),
         (f"{base}end", {}),
+        (f"{base}reopen", {}),
     ]
     events = LiveblogEvent.objects.count()
     for url, data in attempts:

@@ -45,7 +45,8 @@ async def test_scheduled_posts_go_out_on_time_across_a_worker_restart(
     worker_factory, watch, liveblog, editor
 ):
     reader = await watch(None, liveblog)
-    on_time = await db(schedule)(liveblog, editor, "on time", within=6)
+    # Far enough ahead that a worker started and stopped on a loaded machine is gone by then.
+    on_time = await db(schedule)(liveblog, editor, "on time", within=15)
     due = on_time.publish_at
     first = await asyncio.to_thread(worker_factory)
     await asyncio.to_thread(first.stop)
@@ -61,7 +62,7 @@ async def test_scheduled_posts_go_out_on_time_across_a_worker_restart(
 
     await asyncio.to_thread(worker_factory)
     overdue = await published(overdue)
-    on_time = await published(on_time)
+    on_time = await published(on_time, within=30)
     # Never early; how soon after its time is the benchmark's to measure, not a test's.
     assert due <= on_time.published_at
     # In the order they were due (on a slow machine both may be overdue by now,
@@ -76,8 +77,8 @@ async def test_scheduled_posts_go_out_on_time_across_a_worker_restart(
         await reader.send({"type": "stream.sync", "after": 0})
         frames = await reader.events(2)
     assert [(f["type"], f["post"]["id"]) for f in frames] == [
-        ("liveblog.post_created", overdue.pk),
-        ("liveblog.post_created", on_time.pk),
+        ("liveblog.post_created", first.pk),
+        ("liveblog.post_created", then.pk),
     ]
     await reader.close()
 
