@@ -37,13 +37,16 @@ $(STAMP): uv.lock pyproject.toml | $(UV)
 venv: $(STAMP) ## Create .venv with the locked dependencies
 
 # region: make-run
-# The liveblog scheduler runs beside the server and stops with it. daphne's
-# options are project/daphne.py's; nothing is in front, so no --proxy-headers.
+# The liveblog scheduler runs beside the server and stops with it; so does
+# run_banner, which prints the address and the demo accounts once daphne
+# listens. daphne's options are project/daphne.py's; nothing is in front, so
+# no --proxy-headers.
 run: $(STAMP) ## Serve the app with demo data on http://127.0.0.1:8000 (PORT= to change)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo_data
 	$(BIN)/python manage.py liveblog_worker & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null' EXIT; \
+	$(BIN)/python manage.py run_banner --port $(PORT) & banner=$$!; \
+	trap 'kill $$worker $$banner 2>/dev/null' EXIT; \
 	$(BIN)/python -m project.daphne -b 127.0.0.1 -p $(PORT) project.asgi:application
 # endregion
 

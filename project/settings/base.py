@@ -205,12 +205,27 @@ STORAGES = {
     "staticfiles": {"BACKEND": "website.storage.StaticFilesStorage"},
 }
 
+# One line per request, the server's access log (daphne's, gunicorn's); Django adds
+# what that line cannot say: a server error's traceback, a security warning.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # A logger with no handler at all falls back to Python's last-resort one.
+        "nowhere": {"class": "logging.NullHandler"},
+    },
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Named, so the handlers Django's default logging gives it are dropped: with
+        # DEBUG on, its own console handler printed every record a second time.
+        "django": {"level": "INFO"},
+        # A 4xx is a warning here, the same request as its access line.
+        "django.request": {"level": "ERROR"},
+        # A bad Host header is a 400 in the access log, not a traceback.
+        "django.security.DisallowedHost": {"handlers": ["nowhere"], "propagate": False},
+    },
 }
 
 # Abuse limits: per user across tabs (chat sends), and per socket (any frame).
