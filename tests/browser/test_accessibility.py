@@ -6,7 +6,7 @@ A walk checks every page and then fails with every violation it met, each with i
 rule, impact, the elements and what axe says to fix, so one run shows them all.
 
 The walk also keeps screenshots of the main pages, in $SCREENSHOT_DIR or
-test-results/screenshots/ (never committed; docs/screenshots/ holds the chosen few).
+tests/browser/screenshots/ (never committed; docs/screenshots/ holds the chosen few).
 """
 
 import os
@@ -37,7 +37,8 @@ SCREENSHOT_PAGES = {
     "room with 50 messages": "room",
 }
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR") or ROOT / "test-results" / "screenshots")
+# Not under test-results/: pytest-playwright empties that at the start of every run.
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR") or ROOT / "tests" / "browser" / "screenshots")
 
 # axe's result, cut to what a report needs.
 RUN_AXE = """async () => {
@@ -49,21 +50,35 @@ RUN_AXE = """async () => {
 }"""
 
 
+# A conversation to repeat: (author, body), markup, mentions and emoji among them.
+CONVERSATION = [
+    ("alice", "Morning! Is the *deploy* done? ☕"),
+    ("bob", "Nearly: the migrations ran, `make check-deploy` is green."),
+    ("bob", "Restarting the socket servers one at a time now."),
+    ("carol", "@bob the liveblog readers reconnected without a gap 🎉"),
+    ("alice", "Nice. Anyone seen the dashboard? https://example.com/status"),
+    ("carol", "All green here. Lunch? 🍜"),
+]
+
+
 def busy_room() -> str:
-    """A public room with 50 messages, some of them continued, some with markup; its path."""
+    """A public room of 50 messages, the last five unread by alice; its path."""
     from django.contrib.auth import get_user_model
 
     users = get_user_model().objects.in_bulk(["alice", "bob", "carol"], field_name="username")
     room = chat_services.room_create(name="Busy", created_by=users["alice"])
-    bodies = ["Morning!", "Is the *deploy* done?", "`make run` and see", "@bob look at this"]
-    for number in range(50):
-        author = ["alice", "bob", "alice", "carol"][number % 4]
+    messages = [
         chat_services.message_create(
             room=room,
             author=users[author],
-            body=f"{bodies[number % len(bodies)]} ({number + 1})",
+            body=body,
             client_id=f"busy-{number}",
+        )[0]
+        for number, (author, body) in (
+            (number, CONVERSATION[number % len(CONVERSATION)]) for number in range(50)
         )
+    ]
+    chat_services.read_mark(room=room, user=users["alice"], seq=messages[44].seq)
     return room.get_absolute_url()
 
 
