@@ -136,6 +136,9 @@ def test_every_page_passes_axe_in_both_themes(
         page.goto(base + path)
         if ready is not None:
             ready(page)
+        check_both_themes(name, path)
+
+    def check_both_themes(name: str, path: str) -> None:
         for theme in THEMES:
             page.emulate_media(color_scheme=theme)
             check(page, found, f"{name} {path} ({size}, {theme})")
@@ -149,8 +152,16 @@ def test_every_page_passes_axe_in_both_themes(
     visit("home", "/")
     visit("login", "/accounts/login/")
     visit("sign-up", "/accounts/signup/")
+    # A taken name and passwords that differ: an error under each field.
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password", exact=True).fill("one-pass-word")
+    page.get_by_label("Password confirmation").fill("another-pass-word")
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.locator(".field-error").first).to_be_visible()
+    check_both_themes("sign-up with errors", "/accounts/signup/")
     visit("learn", "/learn/")
     visit("learn chapter", demo_site["chapter"])
+    visit("learn source", "/learn/source/project/asgi.py")
     visit("liveblog list", "/live/")
     visit("liveblog as reader", "/live/release-day/", liveblog_live)
 
