@@ -205,8 +205,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "website.storage.StaticFilesStorage"},
 }
 
-# One line per request, the server's access log (daphne's, gunicorn's); Django adds
-# what that line cannot say: a server error's traceback, a security warning.
+# Each request has its access line (daphne's, gunicorn's); Django adds one record
+# where that line cannot say why: "Not Found: /path", a CSRF failure, a traceback.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -221,8 +221,6 @@ LOGGING = {
         # Named, so the handlers Django's default logging gives it are dropped: with
         # DEBUG on, its own console handler printed every record a second time.
         "django": {"level": "INFO"},
-        # A 4xx is a warning here, the same request as its access line.
-        "django.request": {"level": "ERROR"},
         # A bad Host header is a 400 in the access log, not a traceback.
         "django.security.DisallowedHost": {"handlers": ["nowhere"], "propagate": False},
     },
