@@ -211,18 +211,21 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-        # A logger with no handler at all falls back to Python's last-resort one.
-        "nowhere": {"class": "logging.NullHandler"},
+    "filters": {
+        "without_traceback": {
+            "()": "django.utils.log.CallbackFilter",
+            "callback": "ext://project.log.without_traceback",
+        }
     },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {
         # Named, so the handlers Django's default logging gives it are dropped: with
         # DEBUG on, its own console handler printed every record a second time.
         "django": {"level": "INFO"},
-        # A bad Host header is a 400 in the access log, not a traceback.
-        "django.security.DisallowedHost": {"handlers": ["nowhere"], "propagate": False},
+        # A bad Host header is a 400 and one line naming the host, not a traceback
+        # into the middleware (the tutorial's troubleshooting quotes the line).
+        "django.security.DisallowedHost": {"filters": ["without_traceback"]},
     },
 }
 
