@@ -20,7 +20,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # process would otherwise compile Django and daphne again as it starts.
 export UV_COMPILE_BYTECODE := 1
 
-.PHONY: help run bench test lint check-deploy format check-system test-unit test-stack test-browser demo lock clean venv
+.PHONY: help run bench test lint check-deploy format check-system test-unit test-stack test-browser demo lock clean venv axe-core
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -37,13 +37,16 @@ $(STAMP): uv.lock pyproject.toml | $(UV)
 venv: $(STAMP) ## Create .venv with the locked dependencies
 
 # region: make-run
-# The liveblog scheduler runs beside the server and stops with it. daphne's
-# options are project/daphne.py's; nothing is in front, so no --proxy-headers.
+# The liveblog scheduler runs beside the server and stops with it; so does
+# run_banner, which prints the address and the demo accounts once daphne
+# listens. daphne's options are project/daphne.py's; nothing is in front, so
+# no --proxy-headers.
 run: $(STAMP) ## Serve the app with demo data on http://127.0.0.1:8000 (PORT= to change)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_demo_data
 	$(BIN)/python manage.py liveblog_worker & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null' EXIT; \
+	$(BIN)/python manage.py run_banner --port $(PORT) & banner=$$!; \
+	trap 'kill $$worker $$banner 2>/dev/null' EXIT; \
 	$(BIN)/python -m project.daphne -b 127.0.0.1 -p $(PORT) project.asgi:application
 # endregion
 
@@ -97,7 +100,12 @@ test-unit: $(STAMP) ## Unit, consumer and integration tests on the embedded defa
 test-stack: $(STAMP) ## The consumer tests again, on PostgreSQL + Redis
 	TEST_STACK=postgres-redis $(BIN)/pytest -m "stack" $(XDIST) || [ $$? -eq 5 ]
 
-test-browser: $(STAMP) ## Browser tests in Chromium (the native compose topology too), own process
+# axe-core for the accessibility tests, pinned and checked against the npm registry's
+# integrity hash, into .tools/ (tests/support/axe.py); nothing to do once it is there.
+axe-core: ## Fetch axe-core (pinned) for the accessibility tests
+	@$(PYTHON) -m tests.support.axe
+
+test-browser: $(STAMP) axe-core ## Browser tests in Chromium (the native compose topology too), own process
 	$(BIN)/pytest -m browser tests/browser tests/deploy || [ $$? -eq 5 ]
 
 # Not part of `make test`: it takes several minutes and wants the machine to itself.

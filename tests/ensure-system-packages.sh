@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The suite runs real Redis, nginx and Chromium. Install what is missing when we
-# can (root or passwordless sudo on Debian); otherwise stop with the exact command.
+# The suite runs real Redis, nginx and Chromium (with an emoji font). Install what
+# is missing when we can (root or passwordless sudo on Debian); otherwise stop with
+# the exact command.
 set -euo pipefail
 
 declare -A binary_of=([redis-server]=redis-server [nginx]=nginx [chromium]=chromium)
@@ -11,6 +12,8 @@ done
 if [ ! -x /usr/lib/postgresql/15/bin/postgres ] && ! command -v pg_ctl >/dev/null 2>&1; then
   missing+=(postgresql-15)
 fi
+# Chromium draws emoji (chat messages, reactions) as boxes without a colour emoji font.
+[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 install=(apt-get -o DPkg::Lock::Timeout=300 install -y -q "${missing[@]}")

@@ -24,6 +24,8 @@ INDEX = "index"
 # An excerpt's markers: a code host hides HTML comments, the article pipeline would show them.
 MARKER = re.compile(r"^<!-- (?:excerpt: \S+|end excerpt) -->\n", re.M)
 HREF = re.compile(r'href="([^"]*)"')
+# A listing wider than the page scrolls sideways; tabindex lets a keyboard scroll it too.
+PRE = '<pre tabindex="0">'
 TITLE_LIMIT = 80
 
 
@@ -109,7 +111,8 @@ def _rewrite(href: str) -> str:
 def render_chapter(text: str) -> str:
     """A chapter's Markdown as the article pipeline renders it, its links made /learn/ ones."""
     html = render_article(MARKER.sub("", text))
-    return HREF.sub(lambda match: f'href="{_rewrite(match[1])}"', html)
+    html = HREF.sub(lambda match: f'href="{_rewrite(match[1])}"', html)
+    return html.replace("<pre>", PRE)
 
 
 def chapter_get(*, slug: str, root: Path = excerpts.ROOT) -> Chapter | None:

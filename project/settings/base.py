@@ -205,12 +205,28 @@ STORAGES = {
     "staticfiles": {"BACKEND": "website.storage.StaticFilesStorage"},
 }
 
+# Each request has its access line (daphne's, gunicorn's); Django adds one record
+# where that line cannot say why: "Not Found: /path", a CSRF failure, a traceback.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {
+        "without_traceback": {
+            "()": "django.utils.log.CallbackFilter",
+            "callback": "ext://project.log.without_traceback",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Named, so the handlers Django's default logging gives it are dropped: with
+        # DEBUG on, its own console handler printed every record a second time.
+        "django": {"level": "INFO"},
+        # A bad Host header is a 400 and one line naming the host, not a traceback
+        # into the middleware (the tutorial's troubleshooting quotes the line).
+        "django.security.DisallowedHost": {"filters": ["without_traceback"]},
+    },
 }
 
 # Abuse limits: per user across tabs (chat sends), and per socket (any frame).

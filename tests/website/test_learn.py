@@ -32,7 +32,7 @@ def test_every_chapter_renders_with_its_listings_as_code_and_no_markers(client, 
     page = response.content.decode()
     assert f"<title>{link.title} · Learn" in page
     markdown = (REPO / excerpts.CHAPTERS / f"{link.slug}.md").read_text()
-    assert page.count("<pre><code>") == markdown.count("\n```") // 2
+    assert page.count('<pre tabindex="0"><code>') == markdown.count("\n```") // 2
     assert "excerpt:" not in page and "&lt;!--" not in page
 
 
@@ -100,10 +100,12 @@ def test_links_written_for_a_code_host_become_learn_addresses():
     ]
 
 
-def test_a_code_block_is_pre_and_code_with_its_text_escaped():
+def test_a_code_block_is_pre_and_code_with_its_text_escaped_and_reachable_by_keyboard():
     html = tutorial.render_chapter("```python\nif a < b:\n    print('<script>')\n```\n")
 
-    assert html == "<pre><code>if a &lt; b:\n    print('&lt;script&gt;')\n</code></pre>"
+    assert (
+        html == "<pre tabindex=\"0\"><code>if a &lt; b:\n    print('&lt;script&gt;')\n</code></pre>"
+    )
 
 
 @pytest.mark.parametrize(

@@ -108,6 +108,9 @@ def make_run(tmp_path_factory) -> Iterator[MakeRun]:
         lambda: subprocess.run(healthz, capture_output=True, check=False).returncode == 0,
         "answering /healthz",
     )
+    # Its banner comes from a process of its own, once daphne listens: up means both.
+    banner = f"Open http://127.0.0.1:{port}/"
+    server.wait_until(lambda: banner in server.log(), "printing its banner")
     yield server
     server.stop()
 
