@@ -335,7 +335,7 @@ function upsert(message) {
   rows.set(message.id, row);
   let before = null;
   for (const other of list.children) {
-    if (other.classList.contains("unread-divider")) continue;
+    if (!other.classList.contains("message")) continue;
     if (!other.dataset.id || Number(other.dataset.id) > message.id) {
       before = other;
       break;
