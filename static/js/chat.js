@@ -358,8 +358,13 @@ function focusedIn(row) {
 
 function refocus(row, label) {
   if (label === null) return;
-  const same = [...row.querySelectorAll("button")].find((node) => node.textContent === label);
-  (same ?? row).focus();
+  focusIn(row, [...row.querySelectorAll("button")].find((node) => node.textContent === label));
+}
+
+// A message's buttons are hidden until the keyboard is in it: the row first.
+function focusIn(row, control) {
+  row.focus({ preventScroll: true });
+  control?.focus();
 }
 
 // What depends on the whole list: a divider above each local day's first
@@ -896,8 +901,7 @@ function startEdit(row) {
   // The keyboard goes back where it came from, not to the top of the page.
   const close = () => {
     editor.replaceWith(body);
-    const edit = [...row.querySelectorAll(".message-actions button")].find((node) => node.textContent === "Edit");
-    (edit ?? row).focus();
+    focusIn(row, [...row.querySelectorAll(".message-actions button")].find((node) => node.textContent === "Edit"));
   };
   const cancel = button("Cancel", close);
   editor.append(area, save, cancel);

@@ -540,7 +540,8 @@ def test_messages_are_dated_in_the_readers_time_zone_with_a_divider_for_each_day
     expect(page.locator("#messages li.day-divider")).to_have_text(
         [day(last_year), day(last_week), "Yesterday", "Today"]
     )
-    expect(page.locator("#messages > li")).to_have_count(9)  # a divider above each day's first
+    # A divider above each day's first message, and "New messages" above the first unread.
+    expect(page.locator("#messages > li")).to_have_count(5 + 4 + 1)
     times = page.locator(f"{ROWS} time.message-time")
     stamps = [last_year, last_week, midnight - timedelta(minutes=1), midnight + since_midnight]
     for n, when in enumerate(stamps):
