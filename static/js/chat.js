@@ -3,7 +3,7 @@
 // One MultiplexSocket carries every room in the sidebar and the user's
 // personal stream; opening another room fetches its history and changes the
 // address, with no reload and no new socket.
-import { dayKey, dayLabel, fullLabel, timeLabel } from "./dates.js";
+import { clockLabel, dayKey, dayLabel, fullLabel, timeLabel } from "./dates.js";
 import { button, element, fetchOlder, showState } from "./page.js";
 import { CHAT_TAGS, safeFragment } from "./safe-html.js";
 import { MultiplexSocket } from "./stream.js";
@@ -285,7 +285,8 @@ function fillRow(row, message) {
   row.append(meta, body);
 }
 
-// The text says the date too once it is not today: renderList keeps it so.
+// The text says the date too once it is not today (but for a continued
+// message, under one that does): renderList keeps it so.
 function messageTime(iso) {
   const when = new Date(iso);
   const time = element("time", "message-time", timeLabel(when));
@@ -384,7 +385,8 @@ function renderList(now = new Date()) {
     day = dayKey(when);
     between = [];
     const time = node.querySelector("time.message-time");
-    const label = timeLabel(when, now);
+    // A continued message's time is short: the one above it has the date.
+    const label = node.classList.contains("continued") ? clockLabel(when) : timeLabel(when, now);
     if (time && time.textContent !== label) time.textContent = label;
   }
   placeDay(null, between, null);

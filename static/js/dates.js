@@ -20,12 +20,18 @@ export function dayLabel(date, now = new Date()) {
   return date.toLocaleDateString([], options);
 }
 
+const CLOCK = { hour: "2-digit", minute: "2-digit" };
+
+// HH:MM, whatever the day.
+export function clockLabel(date) {
+  return date.toLocaleTimeString([], CLOCK);
+}
+
+// HH:MM today, with the date on any other day.
 export function timeLabel(date, now = new Date()) {
-  const options = { hour: "2-digit", minute: "2-digit" };
-  if (dayKey(date) !== dayKey(now)) {
-    Object.assign(options, { day: "numeric", month: "short" });
-    if (date.getFullYear() !== now.getFullYear()) options.year = "numeric";
-  }
+  if (dayKey(date) === dayKey(now)) return clockLabel(date);
+  const options = { ...CLOCK, day: "numeric", month: "short" };
+  if (date.getFullYear() !== now.getFullYear()) options.year = "numeric";
   return date.toLocaleString([], options);
 }
 
