@@ -203,7 +203,7 @@ Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
 
 class Ping(Frame):
-    """Keep-alive, sent every 20 s; answered with `pong`."""
+    """Keep-alive, sent every 10 s; answered with `pong`, without which the client reconnects."""
 
     type: Literal["ping"] = "ping"
 

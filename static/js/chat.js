@@ -3,7 +3,8 @@
 // One MultiplexSocket carries every room in the sidebar and the user's
 // personal stream; opening another room fetches its history and changes the
 // address, with no reload and no new socket.
-import { button, element, fetchOlder, showState, timeLabel } from "./page.js";
+import { clockLabel, dayKey, dayLabel, fullLabel, timeLabel } from "./dates.js";
+import { button, element, fetchOlder, showState } from "./page.js";
 import { CHAT_TAGS, safeFragment } from "./safe-html.js";
 import { MultiplexSocket } from "./stream.js";
 
@@ -15,6 +16,10 @@ const RETRY_EVERY_MS = 2000;
 // Retry button, rather than tried every RETRY_EVERY_MS for as long as the page is open.
 const SERVER_ERROR_TRIES = 5;
 const NOTIFY_KEY = "chat.notify-mentions";
+// How many of the latest announcements stay in the live region.
+const ANNOUNCED_KEPT = 5;
+// What can take the keyboard focus inside a message.
+const CONTROLS = "a[href], button, input, select, textarea, [tabindex]:not(li)";
 // The states after which the socket stays closed (stream.js).
 const ENDED = new Set(["signed-out", "access-changed"]);
 
@@ -25,6 +30,8 @@ const isStaff = root.dataset.staff === "true";
 const dmUrl = root.dataset.dm;
 const heading = document.getElementById("room-name");
 const list = document.getElementById("messages");
+const emptyState = document.getElementById("empty-room");
+const announcer = document.getElementById("announcer");
 const form = document.getElementById("composer");
 const input = document.getElementById("message-input");
 const sendButton = document.getElementById("send");
@@ -59,6 +66,7 @@ const rows = new Map(); // message id -> <li>, in the open room
 const unsent = new Map(); // client_id -> { stream, body, row, failures }
 const typers = new Map(); // username -> time the indicator expires, in the open room
 const asked = new Set(); // ids this page asked to edit or delete since the last error
+let focusRow = null; // the message the keyboard was last in, in the open room
 let current = null; // the open room: { stream, name, url, history, shown, hasOlder, gone }
 let socketState = "connecting";
 let shownState = null;
@@ -253,9 +261,7 @@ function fillRow(row, message) {
   row.classList.toggle("deleted", message.deleted);
 
   const meta = element("div", "message-meta");
-  const time = element("time", "message-time", timeLabel(message.created_at));
-  time.dateTime = message.created_at;
-  meta.append(authorName(message.author), time);
+  meta.append(authorName(message.author), messageTime(message.created_at));
   if (message.edited_at && !message.deleted) {
     meta.append(element("span", "message-edited", "(edited)"));
   }
@@ -279,6 +285,16 @@ function fillRow(row, message) {
   row.append(meta, body);
 }
 
+// The text says the date too once it is not today (but for a continued
+// message, under one that does): renderList keeps it so.
+function messageTime(iso) {
+  const when = new Date(iso);
+  const time = element("time", "message-time", timeLabel(when));
+  time.dateTime = iso;
+  time.title = fullLabel(when);
+  return time;
+}
+
 // Mentions of this user stand out: `a.mention.me`.
 function markMentions(body) {
   for (const link of body.querySelectorAll("a.mention")) {
@@ -289,10 +305,13 @@ function markMentions(body) {
 function regroup(row) {
   if (!row || !row.dataset.id) return;
   const previous = row.previousElementSibling;
+  const at = new Date(row.dataset.createdAt);
+  const previousAt = new Date(previous?.dataset.createdAt);
   const continued =
     previous &&
     previous.dataset.author === row.dataset.author &&
-    new Date(row.dataset.createdAt) - new Date(previous.dataset.createdAt) < GROUP_WITHIN_MS;
+    at - previousAt < GROUP_WITHIN_MS &&
+    dayKey(at) === dayKey(previousAt);
   row.classList.toggle("continued", Boolean(continued));
 }
 
@@ -304,17 +323,20 @@ function nearBottom() {
 function upsert(message) {
   let row = rows.get(message.id);
   if (row) {
+    const focused = focusedIn(row);
     fillRow(row, message);
+    refocus(row, focused);
     return;
   }
   const stick = nearBottom();
   row = element("li", "message");
   row.id = `message-${message.id}`;
+  row.tabIndex = -1;
   fillRow(row, message);
   rows.set(message.id, row);
   let before = null;
   for (const other of list.children) {
-    if (other.classList.contains("unread-divider")) continue;
+    if (!other.classList.contains("message")) continue;
     if (!other.dataset.id || Number(other.dataset.id) > message.id) {
       before = other;
       break;
@@ -323,7 +345,114 @@ function upsert(message) {
   list.insertBefore(row, before);
   regroup(row);
   regroup(row.nextElementSibling);
+  renderList();
   if (stick) list.scrollTop = list.scrollHeight;
+}
+
+// A row redrawn while the keyboard is in it keeps the focus: on the button of
+// the same name if it is still there, else on the row.
+function focusedIn(row) {
+  const active = document.activeElement;
+  if (active === row || !row.contains(active)) return null;
+  return active.textContent;
+}
+
+function refocus(row, label) {
+  if (label === null) return;
+  focusIn(row, [...row.querySelectorAll("button")].find((node) => node.textContent === label));
+}
+
+// A message's buttons are hidden until the keyboard is in it: the row first.
+function focusIn(row, control) {
+  row.focus({ preventScroll: true });
+  control?.focus();
+}
+
+// What depends on the whole list: a divider above each local day's first
+// message, times that give the date once it is not today, the empty state, and
+// which message is the list's one tab stop.
+function renderList(now = new Date()) {
+  let day = null;
+  let between = []; // the dividers since the last message
+  for (const node of [...list.children]) {
+    if (!node.classList.contains("message")) {
+      between.push(node);
+      continue;
+    }
+    // A message still being sent is today's.
+    const when = node.dataset.createdAt ? new Date(node.dataset.createdAt) : now;
+    placeDay(node, between, dayKey(when) === day ? null : dayLabel(when, now));
+    day = dayKey(when);
+    between = [];
+    const time = node.querySelector("time.message-time");
+    // A continued message's time is short: the one above it has the date.
+    const label = node.classList.contains("continued") ? clockLabel(when) : timeLabel(when, now);
+    if (time && time.textContent !== label) time.textContent = label;
+  }
+  placeDay(null, between, null);
+  emptyState.hidden = day !== null;
+  renderTabStop();
+}
+
+// Keep in `between` (the nodes just above `row`) one day divider saying
+// `label`, or none when `label` is null.
+function placeDay(row, between, label) {
+  const dividers = between.filter((node) => node.classList.contains("day-divider"));
+  const [kept, ...extra] = label === null ? [null, ...dividers] : dividers;
+  for (const node of extra) node.remove();
+  if (label === null) return;
+  if (kept) {
+    if (kept.textContent !== label) kept.textContent = label;
+    return;
+  }
+  list.insertBefore(element("li", "day-divider", label), between[0] ?? row);
+}
+
+function messageRows() {
+  return [...list.querySelectorAll(":scope > li.message")];
+}
+
+// The list is one tab stop, as in Slack or Zulip: the message the keyboard was
+// last in, or else the newest. The arrow keys move between messages
+// (onListKey), and only the message the keyboard is in has its buttons and
+// links in the tab order (controlsTabbable).
+function renderTabStop() {
+  const all = messageRows();
+  const stop = focusRow?.parentNode === list ? focusRow : all.at(-1);
+  for (const row of all) row.tabIndex = row === stop ? 0 : -1;
+}
+
+function controlsTabbable(row, tabbable) {
+  for (const node of row.querySelectorAll(CONTROLS)) {
+    if (tabbable) node.removeAttribute("tabindex");
+    else node.tabIndex = -1;
+  }
+}
+
+function onListKey(event) {
+  const row = event.target.closest("li.message");
+  if (!row || event.target.matches("textarea, input") || event.altKey || event.ctrlKey || event.metaKey) return;
+  const all = messageRows();
+  const at = all.indexOf(row);
+  const moves = { ArrowUp: all[at - 1], ArrowDown: all[at + 1], Home: all[0], End: all.at(-1), Escape: input };
+  if (!(event.key in moves)) return;
+  event.preventDefault();
+  if (event.key === "ArrowUp" && at === 0) {
+    loadOlder().then(() => {
+      const older = messageRows();
+      older[older.indexOf(row) - 1]?.focus();
+    });
+  } else {
+    moves[event.key]?.focus();
+  }
+}
+
+// Each new message from someone else is said once by a screen reader: the log
+// itself is not a live region, so neither a room's history nor an older page is.
+function announce(row) {
+  const text = `${row.dataset.author}: ${row.querySelector(".message-body").textContent}`;
+  announcer.append(element("p", "", text));
+  while (announcer.childElementCount > ANNOUNCED_KEPT) announcer.firstElementChild.remove();
 }
 
 // "New messages" goes above the first message after the read position that
@@ -334,7 +463,6 @@ function showDivider(messages, read, unreadIds) {
   );
   if (!first) return null;
   const divider = element("li", "unread-divider");
-  divider.setAttribute("role", "separator");
   divider.append(element("span", "", "New messages"));
   list.insertBefore(divider, rows.get(first.id));
   regroup(rows.get(first.id));
@@ -343,10 +471,12 @@ function showDivider(messages, read, unreadIds) {
 
 function showUnsent(body) {
   const row = element("li", "message pending");
+  row.tabIndex = -1;
   const meta = element("div", "message-meta");
   meta.append(element("span", "message-author", me), element("span", "message-time", "sending…"));
   row.append(meta, element("div", "message-body", body));
   list.append(row);
+  renderList();
   list.scrollTop = list.scrollHeight;
   return row;
 }
@@ -367,6 +497,7 @@ function showFailed(cid, pending, detail, retryable) {
   if (retryable) {
     actions.append(
       button("Retry", () => {
+        row.focus();
         actions.remove();
         row.classList.replace("failed", "pending");
         setSendStatus(row, "sending…");
@@ -378,10 +509,15 @@ function showFailed(cid, pending, detail, retryable) {
   actions.append(
     button("Edit", () => {
       row.remove();
+      renderList();
       input.value = pending.body;
       input.focus();
     }),
-    button("Dismiss", () => row.remove()),
+    button("Dismiss", () => {
+      row.remove();
+      renderList();
+      input.focus();
+    }),
   );
   row.querySelector(".message-meta").append(actions);
 }
@@ -462,6 +598,7 @@ function roomEvent(stream, frame) {
   const open = current?.stream === stream;
   const confirmed = open && confirms(frame);
   if (mine) {
+    if (pending.row.contains(document.activeElement)) focusRow = null;
     pending.row.remove();
     unsent.delete(message.client_id);
   }
@@ -472,7 +609,11 @@ function roomEvent(stream, frame) {
     renderTyping();
   }
   // The history the room was opened with already shows it as it is now.
-  if (frame.seq > current.shown) upsert(message);
+  if (frame.seq > current.shown) {
+    const arrived = frame.type === "chat.message" && !rows.has(message.id);
+    upsert(message);
+    if (arrived && message.author !== me && !message.deleted) announce(rows.get(message.id));
+  }
   markRead();
 }
 
@@ -650,6 +791,8 @@ function show(page, message) {
   renderTyping();
   clearError();
   rows.clear();
+  focusRow = null;
+  announcer.replaceChildren();
   list.replaceChildren();
   for (const item of page.messages) upsert(item);
   if (arriving?.stream === room.stream) {
@@ -658,6 +801,7 @@ function show(page, message) {
   arriving = null;
   const divider = showDivider(page.messages, page.read, unreadIds);
   for (const pending of unsent.values()) if (pending.stream === room.stream) list.append(pending.row);
+  renderList();
   olderButton.hidden = !current.hasOlder;
   if (!socket.has(room.stream)) follow(room.stream, page.head);
   renderPresence();
@@ -670,6 +814,8 @@ function show(page, message) {
   } else {
     list.scrollTop = list.scrollHeight;
   }
+  // Ready to type, as in Slack; not on a touch screen, where it would open the keyboard.
+  if (!window.matchMedia("(pointer: coarse)").matches) input.focus({ preventScroll: true });
   markRead();
 }
 
@@ -754,7 +900,12 @@ function startEdit(row) {
   area.setAttribute("aria-label", "Edit message");
   const save = element("button", "", "Save");
   save.type = "submit";
-  const cancel = button("Cancel", () => editor.replaceWith(body));
+  // The keyboard goes back where it came from, not to the top of the page.
+  const close = () => {
+    editor.replaceWith(body);
+    focusIn(row, [...row.querySelectorAll(".message-actions button")].find((node) => node.textContent === "Edit"));
+  };
+  const cancel = button("Cancel", close);
   editor.append(area, save, cancel);
   editor.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -762,14 +913,14 @@ function startEdit(row) {
     const id = Number(row.dataset.id);
     const frame = { type: "chat.edit", id, body: text };
     if (text && text !== row.dataset.body && socket.send(current.stream, frame)) asked.add(id);
-    editor.replaceWith(body);
+    close();
   });
   area.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey) {
       event.preventDefault();
       editor.requestSubmit();
     } else if (event.key === "Escape") {
-      editor.replaceWith(body);
+      close();
     }
   });
   body.replaceWith(editor);
@@ -780,6 +931,9 @@ function deleteMessage(row) {
   const id = Number(row.dataset.id);
   if (window.confirm("Delete this message?") && socket.send(current.stream, { type: "chat.delete", id })) {
     asked.add(id);
+    // Its buttons go with it: the keyboard goes on to the next message, or to the composer.
+    const all = messageRows();
+    (all[all.indexOf(row) + 1] ?? input).focus();
   }
 }
 
@@ -849,6 +1003,31 @@ input.addEventListener("input", () => {
     lastTypingSent = now;
   }
 });
+list.addEventListener("keydown", onListKey);
+list.addEventListener("focusin", (event) => {
+  const row = event.target.closest("li.message");
+  if (!row) return;
+  focusRow = row;
+  renderTabStop();
+  controlsTabbable(row, true);
+});
+list.addEventListener("focusout", (event) => {
+  const row = event.target.closest("li.message");
+  if (row && !row.contains(event.relatedTarget)) controlsTabbable(row, false);
+});
+// Buttons and links come into messages from many places (a redrawn row, an
+// edit box, whatever a message shows): each is out of the tab order unless the
+// keyboard is in its message.
+new MutationObserver((changes) => {
+  for (const change of changes) {
+    for (const node of change.addedNodes) {
+      const row = node.nodeType === Node.ELEMENT_NODE && node.closest("li.message");
+      if (row) controlsTabbable(row, row.contains(document.activeElement));
+    }
+  }
+}).observe(list, { childList: true, subtree: true });
+// "Today" becomes "Yesterday" at midnight, and times gain their date.
+window.setInterval(() => renderList(), 60 * 1000);
 list.addEventListener("scroll", () => {
   if (list.scrollTop < 40) loadOlder();
   markRead();

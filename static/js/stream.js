@@ -9,8 +9,10 @@
 // both sockets use.
 
 // region: client-keepalive
-const PING_EVERY_MS = 20000;
-const SILENCE_LIMIT_MS = 45000;
+// A socket whose pong has not come within PONG_WITHIN_MS of its ping is dead,
+// whatever its readyState says (a frozen server, a proxy holding the traffic).
+const PING_EVERY_MS = 10000;
+const PONG_WITHIN_MS = 5000;
 // endregion
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 15000;
@@ -117,11 +119,12 @@ class Connection {
     this.state = null;
     this.backoff = new Backoff();
     this.pingTimer = null;
-    this.lastHeard = 0;
+    this.pongTimer = null;
     // Kept so that stop() can remove exactly what start() added.
     this.onOnline = () => this.reconnectNow();
+    // A tab that comes back (a laptop that slept) checks its socket at once.
     this.onVisibility = () => {
-      if (document.visibilityState === "visible") this.checkSilence();
+      if (document.visibilityState === "visible") this.ping();
     };
   }
 
@@ -156,19 +159,18 @@ class Connection {
     this.ws = ws;
     ws.addEventListener("open", () => {
       if (ws !== this.ws) return;
-      this.heard();
       this.pingTimer = window.setInterval(() => this.ping(), PING_EVERY_MS);
       this.opened();
     });
     ws.addEventListener("message", (event) => {
       if (ws !== this.ws) return;
-      this.heard();
       let frame;
       try {
         frame = JSON.parse(event.data);
       } catch {
         return;
       }
+      if (frame.type === "pong") this.ponged();
       this.receive(frame);
     });
     ws.addEventListener("close", (event) => {
@@ -192,6 +194,7 @@ class Connection {
   teardown() {
     window.clearInterval(this.pingTimer);
     this.pingTimer = null;
+    this.ponged();
     this.released();
     const ws = this.ws;
     this.ws = null;
@@ -224,18 +227,19 @@ class Connection {
     this.setState("live");
   }
 
+  // A socket can die without a close event (a sleeping laptop, a dead proxy, a
+  // frozen server): one that does not answer a ping in time is dropped.
   ping() {
-    this.checkSilence();
-    this.write({ type: "ping" });
+    if (!this.write({ type: "ping" }) || this.pongTimer !== null) return;
+    this.pongTimer = window.setTimeout(() => {
+      this.pongTimer = null;
+      this.dropped();
+    }, PONG_WITHIN_MS);
   }
 
-  heard() {
-    this.lastHeard = Date.now();
-  }
-
-  // A socket can die without a close event (sleeping laptop, dead proxy).
-  checkSilence() {
-    if (this.ws && Date.now() - this.lastHeard > SILENCE_LIMIT_MS) this.dropped();
+  ponged() {
+    window.clearTimeout(this.pongTimer);
+    this.pongTimer = null;
   }
 
   setState(state) {

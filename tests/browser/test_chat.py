@@ -4,13 +4,18 @@ Tests wait on page state (`#room[data-state]`, rows in the log), never on a slee
 """
 
 import json
+import os
 import re
+import signal
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection
 from django.templatetags.static import static
+from django.utils import timezone
 from playwright.sync_api import BrowserContext, Page, expect
 
 from chat.models import Message
@@ -77,7 +82,9 @@ def conversation(page: Page) -> list[tuple[str, str]]:
 
 def refuse_an_edit(page: Page, text: str) -> None:
     """Edit the message `text` to one the server refuses: longer than a message may be."""
-    row_with(page, text).get_by_role("button", name="Edit").click()
+    row = row_with(page, text)
+    row.hover()  # a message's buttons show while the pointer is on it
+    row.get_by_role("button", name="Edit").click()
     editor = page.get_by_label("Edit message")
     editor.fill("x" * (MAX_BODY + 1))  # the edit box has no maxlength; the server says no
     editor.press("Enter")
@@ -156,6 +163,7 @@ def test_a_reconnect_shows_what_a_fresh_load_shows(enter_room, daphne_server, pr
         expect(page_b.locator(ROWS)).to_have_count(1 + n)
     doomed = row_with(page_b, "bob's message 3")
     doomed_id = int(doomed.get_attribute("data-id"))
+    doomed.hover()
     doomed.get_by_role("button", name="Delete").click()
     deleted_b = page_b.locator(f'li.message[data-id="{doomed_id}"] .message-body')
     expect(deleted_b).to_have_text("Message deleted")
@@ -484,3 +492,225 @@ def test_a_send_the_server_keeps_failing_on_is_offered_for_retry_after_five_trie
     sends = frames.sends("Not today")
     assert len(sends) == 6 and len({send["client_id"] for send in sends}) == 1
     assert Message.objects.get(room=room).client_id == sends[0]["client_id"]
+
+
+# Times, buttons, the empty room, a frozen server, what a screen reader hears -------------------
+
+
+def post(room, author, body: str, n: int = 0) -> Message:
+    message, _created = off_loop(
+        message_create, room=room, author=author, body=body, client_id=f"{body}-{n}"
+    )
+    return message
+
+
+def post_at(room, author, body: str, at: datetime) -> Message:
+    """A message as if it had been sent at `at`."""
+    message = post(room, author, body)
+    Message.objects.filter(pk=message.pk).update(created_at=at)
+    return message
+
+
+def test_messages_are_dated_in_the_readers_time_zone_with_a_divider_for_each_day(
+    enter_room, daphne_server, sign_in, ann, bob
+):
+    # Fourteen hours ahead of UTC: what is today there is often yesterday in UTC.
+    zone = ZoneInfo("Pacific/Kiritimati")
+    now = timezone.now().astimezone(zone)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    since_midnight = min(timedelta(minutes=2), (now - midnight) / 2)
+    last_year = (now - timedelta(days=400)).replace(hour=10, minute=15)
+    last_week = (now - timedelta(days=6)).replace(hour=9, minute=30)
+    room = off_loop(room_create, name="Calendar", created_by=ann)
+    post_at(room, bob, "Long ago", last_year)
+    post_at(room, bob, "Last week", last_week)
+    post_at(room, bob, "Late last night", midnight - timedelta(minutes=1))
+    # Minutes apart, by the same person, but not the same day: not grouped.
+    post_at(room, bob, "Just after midnight", midnight + since_midnight)
+    post_at(room, bob, "And again", midnight + since_midnight + timedelta(seconds=1))
+
+    page = sign_in(ann, f"/chat/{room.slug}/", timezone_id="Pacific/Kiritimati", locale="en-GB")
+
+    def day(when: datetime) -> str:
+        # As en-GB says it: "Monday 30 November", "Tuesday, 28 October 2025".
+        if when.year == now.year:
+            return f"{when:%A} {when.day} {when:%B}"
+        return f"{when:%A}, {when.day} {when:%B} {when.year}"
+
+    expect(page.locator("#messages li.day-divider")).to_have_text(
+        [day(last_year), day(last_week), "Yesterday", "Today"]
+    )
+    # A divider above each day's first message, and "New messages" above the first unread.
+    expect(page.locator("#messages > li")).to_have_count(5 + 4 + 1)
+    times = page.locator(f"{ROWS} time.message-time")
+    stamps = [last_year, last_week, midnight - timedelta(minutes=1), midnight + since_midnight]
+    for n, when in enumerate(stamps):
+        time = times.nth(n)
+        assert datetime.fromisoformat(time.get_attribute("datetime")) == when
+        title = time.get_attribute("title")
+        for part in (f"{when:%A}", f"{when.day} {when:%B} {when.year}", f"{when:%H:%M}"):
+            assert part in title, (part, title)
+        if n < 3:
+            expect(time).to_have_text(re.compile(rf"\b{when.day} {when:%b}\b.*{when:%H:%M}"))
+    expect(times.nth(3)).to_have_text(f"{midnight + since_midnight:%H:%M}")
+    if last_year.year != now.year:
+        expect(times.nth(0)).to_contain_text(str(last_year.year))
+
+    after_midnight = row_with(page, "Just after midnight")
+    expect(after_midnight).not_to_have_class(re.compile(r"\bcontinued\b"))
+    again = row_with(page, "And again")
+    expect(again).to_have_class(re.compile(r"\bcontinued\b"))
+    # A grouped message's time shows on hover, and when the keyboard is on it.
+    expect(again.locator("time")).to_be_hidden()
+    again.hover()
+    expect(again.locator("time")).to_be_visible()
+    page.get_by_label("Message", exact=True).hover()
+    expect(again.locator("time")).to_be_hidden()
+    again.focus()
+    expect(again.locator("time")).to_be_visible()
+
+
+def boxes_meet(a: dict, b: dict) -> bool:
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
+
+
+# The box of each line of text in an element.
+TEXT_LINES = """element => {
+  const lines = [];
+  const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const range = document.createRange();
+    range.selectNodeContents(walker.currentNode);
+    for (const line of range.getClientRects()) {
+      lines.push({ x: line.x, y: line.y, width: line.width, height: line.height });
+    }
+  }
+  return lines;
+}"""
+
+
+def covers_text(box: dict, element) -> bool:
+    return any(boxes_meet(box, line) for line in element.evaluate(TEXT_LINES))
+
+
+def test_a_messages_buttons_show_on_hover_or_focus_only_and_never_cover_its_text(
+    enter_room, daphne_server, ann
+):
+    room = off_loop(room_create, name="Tidy", created_by=ann)
+    words = "A long message that fills its line from one side to the other " * 6
+    post(room, ann, "First")
+    post(room, ann, words)
+    page = enter_room(daphne_server.url, ann, room.slug)
+    first, second = row_with(page, "First"), row_with(page, "A long message")
+    expect(second).to_have_class(re.compile(r"\bcontinued\b"))
+
+    for row in (first, second):
+        body = row.locator(".message-body")
+        expect(row.get_by_role("button", name="Edit")).to_be_hidden()
+        row.hover()
+        for name in ("Edit", "Delete"):
+            control = row.get_by_role("button", name=name)
+            expect(control).to_be_visible()
+            assert not covers_text(control.bounding_box(), body)
+        assert not covers_text(row.locator("time").bounding_box(), body)
+    page.get_by_label("Message", exact=True).hover()
+    expect(page.locator(f"{ROWS} .message-actions button:visible")).to_have_count(0)
+    second.focus()
+    expect(second.get_by_role("button", name="Edit")).to_be_visible()
+    expect(first.get_by_role("button", name="Edit")).to_be_hidden()
+
+
+def test_a_new_room_says_so_and_who_is_here_fits_its_names(enter_room, daphne_server, ann):
+    room = off_loop(room_create, name="Brand new", created_by=ann)
+    page = enter_room(daphne_server.url, ann, room.slug)
+    empty = page.get_by_text("No messages yet — say hello.")
+    expect(empty).to_be_visible()
+    expect(page.locator("#presence li")).to_have_text(["ann (you)"])
+    here = page.locator(".presence").bounding_box()
+    names = page.locator("#presence").bounding_box()
+    log = page.get_by_role("log", name="Conversation").bounding_box()
+    # The card ends below its last name, far above the foot of the conversation.
+    assert here["y"] + here["height"] < names["y"] + names["height"] + 40
+    assert here["height"] < log["height"] / 2
+
+    say(page, "Hello")
+    expect(page.locator(ROWS)).to_have_count(1)
+    expect(empty).to_be_hidden()
+
+
+def test_a_frozen_server_is_noticed_and_what_was_sent_into_it_goes_through_once(
+    enter_room, daphne_server, ann, bob
+):
+    room = off_loop(room_create, name="Frozen", created_by=ann)
+    pages = []
+    for user in (ann, bob):
+        signed_in = enter_room(daphne_server.url, user, room.slug)
+        # Fake timers from the first script on: the test moves the pages' clocks itself.
+        signed_in.context.clock.install()
+        pages.append(open_room(signed_in.context, daphne_server.url, room.slug))
+        signed_in.close()
+    page_a, page_b = pages
+
+    os.kill(daphne_server.pid, signal.SIGSTOP)
+    try:
+        say(page_a, "Sent into the freeze")
+        expect(page_a.locator(PENDING)).to_have_count(1)
+        # A second at a time, letting frames in between: a live server's pong would come.
+        for _second in range(16):
+            for page in pages:
+                page.clock.run_for(1000)
+                page.evaluate("0")
+        for page in pages:
+            expect(page.locator("#room")).to_have_attribute("data-state", "reconnecting")
+            expect(page.locator("#connection-state")).to_have_text("Reconnecting…")
+        expect(page_a.locator(PENDING)).to_have_count(1)
+    finally:
+        os.kill(daphne_server.pid, signal.SIGCONT)
+
+    for page in pages:
+        page.clock.run_for(1000)  # any retry still waiting for its turn
+        wait_live(page)
+        expect(page.locator(ROWS)).to_have_count(1)
+        expect(page.locator(f"{ROWS} .message-body")).to_have_text(["Sent into the freeze"])
+    expect(page_a.locator(PENDING)).to_have_count(0)
+    assert Message.objects.filter(room=room, body="Sent into the freeze").count() == 1
+
+
+# Every element a screen reader speaks from when it changes, with what it says.
+LIVE_REGIONS = """() => [...document.querySelectorAll([
+  '[aria-live]:not([aria-live="off"])',
+  '[role="log"]:not([aria-live="off"])',
+  '[role="status"]',
+  '[role="alert"]',
+].join(", "))].map(node => node.textContent)"""
+
+
+def test_a_new_message_is_announced_once_and_a_rooms_history_is_not(
+    enter_room, daphne_server, ann, bob
+):
+    room = off_loop(room_create, name="Heard", created_by=ann)
+    for n in range(3):
+        post(room, bob, f"Earlier {n}", n)
+    page_a = enter_room(daphne_server.url, ann, room.slug)
+    page_b = enter_room(daphne_server.url, bob, room.slug)
+    log = page_a.get_by_role("log", name="Conversation")
+    # The log holds the list: a list of messages, each a list item.
+    expect(log.locator("> ol.messages > li.message")).to_have_count(3)
+    assert not [text for text in page_a.evaluate(LIVE_REGIONS) if "Earlier" in text]
+
+    say(page_b, "Hello ann")
+    expect(page_a.locator(ROWS)).to_have_count(4)
+    expect(page_a.locator("#announcer > p")).to_have_text(["bob: Hello ann"])
+    spoken = [text for text in page_a.evaluate(LIVE_REGIONS) if "Hello ann" in text]
+    assert spoken == ["bob: Hello ann"]
+
+    # Her own message is on her screen already; bob hears it, once.
+    say(page_a, "Hi bob")
+    expect(page_b.locator("#announcer > p")).to_have_text(["ann: Hi bob"])
+    expect(page_a.locator(ROWS)).to_have_count(5)
+    assert not [text for text in page_a.evaluate(LIVE_REGIONS) if "Hi bob" in text]

@@ -519,3 +519,31 @@ def test_a_public_room_one_reads_without_joining_is_joined_from_its_page(sign_in
     post(elsewhere, bob, "Now counted")
     expect(page.locator(f"{ROWS} .message-body")).to_have_text(["Now counted"])
     expect(unread(page, elsewhere)).to_be_hidden()  # she is reading it
+
+
+def test_on_a_phone_the_composer_is_in_view_who_is_here_is_below_it_and_only_the_list_scrolls(
+    sign_in, ann, bob
+):
+    lobby = public_room("Lobby", ann, bob)
+    for n in range(30):
+        post(lobby, bob, f"Filling the screen {n}", n)
+    phone = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+    page = sign_in(ann, f"/chat/{lobby.slug}/", **phone)
+    expect(page.locator("#presence li")).to_have_text(["ann (you)"])
+
+    composer = page.get_by_label("Message", exact=True).bounding_box()
+    send = page.get_by_role("button", name="Send").bounding_box()
+    here = page.locator(".presence").bounding_box()
+    log = page.get_by_role("log", name="Conversation").bounding_box()
+    assert composer["y"] + composer["height"] <= 844 and send["y"] + send["height"] <= 844
+    # Who is here comes after the conversation and its composer, not above them.
+    assert here["y"] >= composer["y"] + composer["height"]
+    assert here["y"] + here["height"] <= 844
+    assert log["y"] < composer["y"]
+    # One scroll: the list's, inside a page that does not scroll.
+    document = page.evaluate(
+        "() => [document.documentElement.scrollHeight, document.documentElement.clientHeight]"
+    )
+    assert document[0] <= document[1], document
+    scroll = page.locator("#messages").evaluate("list => [list.scrollHeight, list.clientHeight]")
+    assert scroll[0] > scroll[1], scroll
