@@ -22,3 +22,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # folders: a test run has no collectstatic, so no STATIC_ROOT to serve from.
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT = None
+
+# A daphne started by the suite writes its mail to files there, for a test to read
+# (the test process itself keeps mail in memory: pytest-django's locmem outbox).
+if os.environ.get("TEST_EMAIL_DIR"):
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = os.environ["TEST_EMAIL_DIR"]
