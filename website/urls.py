@@ -16,9 +16,7 @@ urlpatterns = [
     path("accounts/password/", accounts.password_change, name="password_change"),
     path("accounts/password/done/", accounts.password_change_done, name="password_change_done"),
     path("accounts/password/reset/", accounts.password_reset, name="password_reset"),
-    path(
-        "accounts/password/reset/sent/", accounts.password_reset_done, name="password_reset_done"
-    ),
+    path("accounts/password/reset/sent/", accounts.password_reset_done, name="password_reset_done"),
     path(
         "accounts/password/reset/<uidb64>/<token>/",
         accounts.password_reset_confirm,
