@@ -18,13 +18,17 @@ def _card(person: AbstractBaseUser | Card) -> Card:
 
 @register.simple_tag
 def avatar(person: AbstractBaseUser | Card | None, size: str = "") -> SafeString:
-    """The initials on the person's colour; decoration only, their name is beside it."""
+    """The initials on the person's colour; decoration only, their name is beside it.
+
+    The stylesheet draws the initials from `data-initials`, so that they are no
+    part of the text around them.
+    """
     if person is None:
         return format_html("")
     card = _card(person)
     size_class = f" avatar-{size}" if size else ""
     return format_html(
-        '<span class="avatar avatar-c{}{}" aria-hidden="true">{}</span>',
+        '<span class="avatar avatar-c{}{}" aria-hidden="true" data-initials="{}"></span>',
         card.colour,
         size_class,
         card.initials,

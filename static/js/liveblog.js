@@ -6,6 +6,7 @@
 // The server renders the same markup, so the first layout changes nothing visible.
 import { button, element, fetchOlder, showState, timeLabel } from "./page.js";
 import { ARTICLE_TAGS, safeFragment } from "./safe-html.js";
+import { avatar } from "./people.js";
 import { StreamSocket } from "./stream.js";
 
 const PREVIEW_DELAY_MS = 250;
@@ -119,7 +120,9 @@ function fillRow(row, post) {
   } else {
     meta.append(element("span", "post-state", "Draft"));
   }
-  meta.append(element("span", "post-author", post.author));
+  const byline = element("span", "post-author", post.author_name);
+  if (post.author) byline.prepend(avatar(post.author_name, post.author_colour));
+  meta.append(byline);
   if (post.key_event) meta.append(element("span", "badge badge-key", "Key event"));
   if (post.pinned) meta.append(element("span", "badge badge-pinned", "Pinned"));
   if (post.edited_at) meta.append(element("span", "post-edited", "(edited)"));
