@@ -141,6 +141,8 @@ def test_a_deleted_message_keeps_its_fields_and_its_earlier_frames_say_so(make_r
     shown = {
         "id": message.pk,
         "author": "ann",
+        "author_name": "ann",
+        "author_colour": ann.pk % 12,
         "body": "",
         "html": "",
         "client_id": "c1",

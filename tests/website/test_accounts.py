@@ -89,8 +89,8 @@ def _missing_described_by(html: str) -> set[str]:
         ("/accounts/signup/", None),
         ("/accounts/signup/", {"username": "x\u202e", "password1": "a", "password2": "b"}),
         ("/accounts/login/?next=/chat/", None),
-        ("/accounts/login/", {"username": "nobody", "password": "wrong"}),
-        ("/accounts/password/reset/", None),
+        ("/accounts/login/", {"username": "", "password": ""}),
+        ("/accounts/password/reset/", {"email": "not an address"}),
     ],
 )
 def test_every_aria_describedby_of_the_account_forms_names_an_element_that_exists(
