@@ -2,13 +2,14 @@
 password change and reset (Django's views, on the site's templates and limits)."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import AbstractUser
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve
@@ -80,7 +81,7 @@ def _profile_changes_limited(request: HttpRequest) -> bool:
 @require_http_methods(["GET", "POST"])
 def profile_edit(request: HttpRequest) -> HttpResponse:
     """Your profile: the display name (`profile_update`) and the email address."""
-    user = request.user
+    user = cast(AbstractUser, request.user)  # signed in: login_required
     initial = {"display_name": display_name_of(user), "email": user.email}
     form = ProfileForm(request.POST or None, user=user, initial=initial)
     if request.method == "POST":
