@@ -5,8 +5,8 @@
 // where it belongs (timeline, pinned box, key events, drafts) or removes it.
 // The server renders the same markup, so the first layout changes nothing visible.
 import { button, element, fetchOlder, showState, timeLabel } from "./page.js";
-import { ARTICLE_TAGS, safeFragment } from "./safe-html.js";
 import { avatar } from "./people.js";
+import { ARTICLE_TAGS, safeFragment } from "./safe-html.js";
 import { StreamSocket } from "./stream.js";
 
 const PREVIEW_DELAY_MS = 250;
