@@ -54,7 +54,7 @@ demo: $(STAMP) ## Load the demo data (idempotent)
 	$(BIN)/python manage.py load_demo_data
 
 # The application packages mypy checks (the tests are not type-checked).
-MYPY_PACKAGES := project streams website chat liveblog
+MYPY_PACKAGES := project streams website chat liveblog people
 
 lint: $(STAMP) ## ruff, mypy, and the checks that the protocol docs, tutorial and migrations match the code
 	$(BIN)/ruff check .

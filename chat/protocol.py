@@ -11,8 +11,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from people.selectors import person_card
 from streams.schemas import (
     TOO_LONG,
+    AvatarColour,
     Error,
     Frame,
     Head,
@@ -98,6 +100,8 @@ class Message(Schema):
 
     id: int = Field(description="What `chat.edit` and `chat.delete` name it by.")
     author: str = Field(description="The author's username.")
+    author_name: str = Field(description="The author's display name, or their username.")
+    author_colour: AvatarColour
     body: str = Field(description="The markdown as written.")
     html: str = Field(
         description="Rendered on the server from `body` and sanitised; show it, don't render it."
@@ -111,9 +115,12 @@ class Message(Schema):
     def of(cls, message: models.Message) -> "Message":
         # Validated on purpose (see Schema): a wrong value fails here.
         deleted = message.is_deleted
+        card = person_card(user=message.author)
         return cls(
             id=message.pk,
-            author=message.author.get_username(),
+            author=card.username,
+            author_name=card.name,
+            author_colour=card.colour,
             body="" if deleted else message.body,
             html="" if deleted else message.html,
             client_id=message.client_id,

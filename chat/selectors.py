@@ -233,7 +233,7 @@ def message_list(*, room: Room, before_id: int | None = None, limit: int = PAGE)
 
     Messages are inserted under the room's lock, so within a room id order is seq order.
     """
-    messages = Message.objects.filter(room=room).select_related("author")
+    messages = Message.objects.filter(room=room).select_related("author__profile")
     if before_id is not None:
         messages = messages.filter(pk__lt=before_id)
     return list(reversed(messages.order_by("-seq")[:limit]))

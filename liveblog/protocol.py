@@ -16,7 +16,9 @@ from typing import Any, Generic, Literal, NamedTuple, TypeVar
 
 from pydantic import Field
 
+from people.selectors import person_card
 from streams.schemas import (
+    AvatarColour,
     Error,
     Frame,
     Ping,
@@ -50,6 +52,8 @@ class ReaderPost(Schema):
 
     id: int = Field(description="The post's id.")
     author: str = Field(description="The author's username; empty if the account is gone.")
+    author_name: str = Field(description="Their display name, or username; empty if gone.")
+    author_colour: AvatarColour
     html: str = Field(description="The post, rendered from markdown on the server and sanitised.")
     summary: str = Field(
         description="Its first heading, or else its first sentence, as text on one line,"
@@ -69,9 +73,12 @@ class ReaderPost(Schema):
 
     @staticmethod
     def _seen(post: models.Post) -> dict[str, Any]:
+        card = person_card(user=post.author) if post.author else None
         return {
             "id": post.pk,
-            "author": post.author.get_username() if post.author else "",
+            "author": card.username if card else "",
+            "author_name": card.name if card else "",
+            "author_colour": card.colour if card else 0,
             "html": post.html,
             "summary": post.summary,
             "published_at": _iso(post.published_at),

@@ -41,7 +41,7 @@ def liveblog_events(*, liveblog: Liveblog, audience: str) -> QuerySet[LiveblogEv
 def _published(liveblog: Liveblog) -> QuerySet[Post]:
     return Post.objects.filter(
         liveblog=liveblog, state=Post.State.PUBLISHED, deleted_at__isnull=True
-    ).select_related("author")
+    ).select_related("author__profile")
 
 
 def post_timeline(*, liveblog: Liveblog, before_id: int | None = None, limit: int = PAGE):
@@ -80,7 +80,7 @@ def post_drafts(*, liveblog: Liveblog) -> list[Post]:
     return list(
         Post.objects.filter(liveblog=liveblog, deleted_at__isnull=True)
         .exclude(state=Post.State.PUBLISHED)
-        .select_related("author")
+        .select_related("author__profile")
         .order_by(F("publish_at").asc(nulls_last=True), "-created_at")
     )
 
@@ -100,6 +100,6 @@ def post_next_due() -> datetime | None:
 
 
 def post_for_editors(*, liveblog: Liveblog, post_id: int) -> Post:
-    return Post.objects.select_related("author").get(
+    return Post.objects.select_related("author__profile").get(
         pk=post_id, liveblog=liveblog, deleted_at__isnull=True
     )

@@ -16,9 +16,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from people.selectors import person_cards
+
 from .broadcast import encode, envelope
 from .models import Presence
-from .schemas import PresenceCount, PresenceNames
+from .schemas import Person, PresenceCount, PresenceNames
 
 REFRESH_CHUNK = 500
 
@@ -28,16 +30,21 @@ def fresh_after():
 
 
 def presence_snapshot(*, stream: str, names: bool = True) -> dict:
-    """The presence frame: the number of people, and the signed-in users' names if `names`.
+    """The presence frame: the number of people, and who the signed-in users are if `names`.
 
     A liveblog shows only a count: its readers do not see who else is reading.
     """
     rows = Presence.objects.filter(stream=stream, last_seen__gte=fresh_after())
-    users = sorted(set(rows.filter(user__isnull=False).values_list("user__username", flat=True)))
+    user_ids = set(rows.filter(user__isnull=False).values_list("user_id", flat=True))
     anonymous = rows.filter(user__isnull=True).count()
     if not names:
-        return PresenceCount(count=len(users) + anonymous).model_dump()
-    return PresenceNames(users=users, count=len(users) + anonymous).model_dump()
+        return PresenceCount(count=len(user_ids) + anonymous).model_dump()
+    cards = person_cards(user_ids=user_ids)
+    return PresenceNames(
+        users=[card.username for card in cards],
+        people=[Person(username=c.username, name=c.name, colour=c.colour) for c in cards],
+        count=len(cards) + anonymous,
+    ).model_dump()
 
 
 @database_sync_to_async

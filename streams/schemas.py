@@ -197,6 +197,10 @@ Head = Annotated[int, Field(ge=0)]
 # Times are strings as `datetime.isoformat()` writes them, offset included (`+00:00`):
 # a pydantic datetime would be written with `Z`, and the wire would change.
 Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+# A person's avatar colour (people/cards.py): the class `avatar-c<N>`.
+AvatarColour = Annotated[
+    int, Field(ge=0, le=11, description="Their avatar's colour, 0-11: CSS class `avatar-c<N>`.")
+]
 
 
 # Frames every stream socket speaks, whatever the stream --------------------------
@@ -230,12 +234,23 @@ class Ready(Frame):
     seq: Head = Field(description="The last seq replayed, or the head when nothing was missed.")
 
 
+class Person(Schema):
+    """A signed-in user as a page shows them."""
+
+    username: str = Field(description="Their username.")
+    name: str = Field(description="Their display name, or their username.")
+    colour: AvatarColour
+
+
 class PresenceNames(Frame):
     """Who is here now, and how many people. Not part of the stream: no seq."""
 
     type: Literal["presence"] = "presence"
     users: list[str] = Field(
-        description="The signed-in users, each once however many tabs, in name order."
+        description="The signed-in users' usernames, each once however many tabs, in order."
+    )
+    people: list[Person] = Field(
+        description="The same users, in the same order: by display name, then username."
     )
     count: int = Field(ge=0, description="How many people: the users and the anonymous sockets.")
 

@@ -50,7 +50,10 @@ def app_modules() -> list[str]:
     modules = set()
     for path in tracked_files():
         parts = path.split("/")
-        if parts[0] not in {"project", "streams", "website", "chat", "liveblog"} or len(parts) < 2:
+        if (
+            parts[0] not in {"project", "streams", "website", "chat", "liveblog", "people"}
+            or len(parts) < 2
+        ):
             continue
         if parts[1].endswith(".py") and parts[1] != "__init__.py":
             modules.add(f"{parts[0]}/{parts[1]}")

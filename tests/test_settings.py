@@ -93,3 +93,56 @@ def test_development_serves_the_admin_at_admin_unless_told_otherwise():
     assert admin_served_at({"DJANGO_SETTINGS_MODULE": "project.settings.dev"}) == "/admin/"
     moved = {"DJANGO_SETTINGS_MODULE": "project.settings.dev", "DJANGO_ADMIN_URL": "/back-office"}
     assert admin_served_at(moved) == "/back-office/"
+
+
+def mail_settings(env: dict[str, str]) -> list[str]:
+    """Mail backend, TLS, sender, and whether a reset is offered, as these settings build them."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "TEST_"))}
+    inherited = {k: v for k, v in inherited.items() if not k.startswith("EMAIL_")}
+    script = (
+        "import django; django.setup()\n"
+        "from django.conf import settings as s\n"
+        "print(s.EMAIL_BACKEND, s.EMAIL_USE_TLS, s.DEFAULT_FROM_EMAIL, s.PASSWORD_RESET_BY_EMAIL)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env={**inherited, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return result.stdout.split()
+
+
+def test_production_without_an_smtp_host_sends_no_mail_and_offers_no_reset():
+    backend, _tls, _sender, reset = mail_settings(PRODUCTION_ENV)
+
+    assert backend == "django.core.mail.backends.dummy.EmailBackend"
+    assert reset == "False"
+
+
+def test_production_sends_mail_over_smtp_with_tls_when_told_where():
+    env = {**PRODUCTION_ENV, "EMAIL_HOST": "smtp.example.org", "DEFAULT_FROM_EMAIL": "me@x.org"}
+
+    assert mail_settings(env) == [
+        "django.core.mail.backends.smtp.EmailBackend",
+        "True",
+        "me@x.org",
+        "True",
+    ]
+    assert check_deploy(env).returncode == 0
+
+
+def test_production_with_an_smtp_host_refuses_to_start_without_a_sender():
+    result = check_deploy({**PRODUCTION_ENV, "EMAIL_HOST": "smtp.example.org"})
+
+    assert result.returncode != 0
+    assert "DEFAULT_FROM_EMAIL" in result.stderr
+
+
+def test_development_prints_mail_and_offers_the_reset():
+    backend, *_rest, reset = mail_settings({"DJANGO_SETTINGS_MODULE": "project.settings.dev"})
+
+    assert (backend, reset) == ("django.core.mail.backends.console.EmailBackend", "True")

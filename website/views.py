@@ -11,6 +11,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
@@ -18,7 +19,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from chat.selectors import room_list
+from chat.selectors import room_get, room_list
 from liveblog.selectors import liveblog_list
 from streams.broadcast import channel_layer
 from streams.proxies import address_key
@@ -33,10 +34,17 @@ logger = logging.getLogger(__name__)
 HEALTH_TIMEOUT = 3.0
 
 
+# Where a new account is sent first, when the room exists and is public.
+WELCOME_ROOM = "lobby"
+
+
 def home(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "home.html", {"rooms": room_list()[:10], "liveblogs": liveblog_list()[:5]}
-    )
+    context: dict[str, Any] = {"rooms": room_list()[:10], "liveblogs": liveblog_list()[:5]}
+    # Once, on the first page a new account sees.
+    if request.session.pop("welcome", False):
+        lobby = room_get(slug=WELCOME_ROOM)
+        context["welcome"] = {"lobby": lobby if lobby is not None and lobby.is_public else None}
+    return render(request, "home.html", context)
 
 
 def login_guarded(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
@@ -85,6 +93,8 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         user = form.save()
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome, {user.get_username()}! Your account is ready.")
+        request.session["welcome"] = True
         return redirect("home")
     return render(request, "registration/signup.html", {"form": form})
 

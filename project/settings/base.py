@@ -21,6 +21,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "people",
     "streams",
     "website",
     "chat",
@@ -192,6 +193,13 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
+# Mail carries password-reset links. Nothing is sent unless an environment says
+# how: development prints mail to the console, production sends it over SMTP
+# (project/settings/production.py), and without a way to send it the site
+# offers no reset at all rather than one whose mail goes nowhere.
+EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+PASSWORD_RESET_BY_EMAIL = False
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
@@ -277,3 +285,10 @@ SOCKET_SESSION_RECHECK = env_int("SOCKET_SESSION_RECHECK", 60)
 LIVEBLOG_SCHEDULER_POLL = env_int("LIVEBLOG_SCHEDULER_POLL", 1)
 LIVEBLOG_SCHEDULER_IN_SERVER = env_bool("LIVEBLOG_SCHEDULER_IN_SERVER", True)
 LIVEBLOG_SCHEDULER_HANDOFF = env_int("LIVEBLOG_SCHEDULER_HANDOFF", 2)
+# Profiles: display-name and email changes per user in PROFILE_CHANGE_WINDOW
+# seconds; password-reset requests per client address in PASSWORD_RESET_WINDOW
+# (each can send a mail to someone).
+PROFILE_CHANGE_LIMIT = env_int("PROFILE_CHANGE_LIMIT", 10)
+PROFILE_CHANGE_WINDOW = env_int("PROFILE_CHANGE_WINDOW", 3600)
+PASSWORD_RESET_LIMIT = env_int("PASSWORD_RESET_LIMIT", 5)
+PASSWORD_RESET_WINDOW = env_int("PASSWORD_RESET_WINDOW", 3600)

@@ -29,3 +29,19 @@ X_FRAME_OPTIONS = "DENY"
 # The admin is not on the public site unless the operator puts it somewhere,
 # preferably at a path nobody guesses and behind an address allow-list.
 ADMIN_URL = env("DJANGO_ADMIN_URL", "")
+
+# Mail over SMTP when EMAIL_HOST is set, and only then: password resets are
+# offered only with a way to send their links, never printed to a log. TLS
+# unless the operator turns it off, and the sender must be named.
+EMAIL_HOST = env("EMAIL_HOST", "")
+PASSWORD_RESET_BY_EMAIL = bool(EMAIL_HOST)
+if EMAIL_HOST:
+    require("DEFAULT_FROM_EMAIL")
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("EMAIL_PORT", 587)
+    EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+    EMAIL_TIMEOUT = 10
+    DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL")
+    SERVER_EMAIL = DEFAULT_FROM_EMAIL

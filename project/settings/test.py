@@ -28,3 +28,8 @@ STATIC_ROOT = None
 # The suite's own event loops come and go with each test: a server-side scheduler
 # runs only in the daphne processes of the tests that ask for one.
 LIVEBLOG_SCHEDULER_IN_SERVER = env_bool("LIVEBLOG_SCHEDULER_IN_SERVER", False)
+# A daphne started by the suite writes its mail to files there, for a test to read
+# (the test process itself keeps mail in memory: pytest-django's locmem outbox).
+if os.environ.get("TEST_EMAIL_DIR"):
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = os.environ["TEST_EMAIL_DIR"]

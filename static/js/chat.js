@@ -5,6 +5,7 @@
 // address, with no reload and no new socket.
 import { clockLabel, dayKey, dayLabel, fullLabel, timeLabel } from "./dates.js";
 import { button, element, fetchOlder, showState } from "./page.js";
+import { avatar, personUrl } from "./people.js";
 import { CHAT_TAGS, safeFragment } from "./safe-html.js";
 import { MultiplexSocket } from "./stream.js";
 
@@ -243,12 +244,13 @@ function markRead() {
 
 // Rendering the open room -----------------------------------------------------------
 
-// Someone's name, as a button that starts (or finds) a direct conversation with them.
-function authorName(name) {
-  if (name === me) return element("span", "message-author", name);
-  const node = button(name, () => startDm(name));
+// Someone's name (their display name, `label`), as a button that starts (or finds) a
+// direct conversation with them.
+function authorName(name, label = name) {
+  if (name === me) return element("span", "message-author", label);
+  const node = button(label, () => startDm(name));
   node.className = "message-author author-button";
-  node.title = `Send ${name} a direct message`;
+  node.title = `Send ${label} (@${name}) a direct message`;
   return node;
 }
 
@@ -261,7 +263,8 @@ function fillRow(row, message) {
   row.classList.toggle("deleted", message.deleted);
 
   const meta = element("div", "message-meta");
-  meta.append(authorName(message.author), messageTime(message.created_at));
+  meta.append(avatar(message.author_name, message.author_colour));
+  meta.append(authorName(message.author, message.author_name), messageTime(message.created_at));
   if (message.edited_at && !message.deleted) {
     meta.append(element("span", "message-edited", "(edited)"));
   }
@@ -522,13 +525,18 @@ function showFailed(cid, pending, detail, retryable) {
   row.querySelector(".message-meta").append(actions);
 }
 
+// Each person with their avatar, a link to their page, and their name (a direct message).
 function renderPresence() {
-  const users = (current && presence.get(current.stream)) ?? [];
+  const people = (current && presence.get(current.stream)) ?? [];
   presenceList.replaceChildren(
-    ...users.map((name) => {
-      if (name === me) return element("li", "", `${name} (you)`);
+    ...people.map((person) => {
       const item = element("li");
-      item.append(authorName(name));
+      const page = element("a", "avatar-link");
+      page.href = personUrl(person.username);
+      page.setAttribute("aria-label", `${person.name}'s page`);
+      page.append(avatar(person.name, person.colour));
+      if (person.username === me) item.append(page, `${person.name} (you)`);
+      else item.append(page, authorName(person.username, person.name));
       return item;
     }),
   );
@@ -619,7 +627,7 @@ function roomEvent(stream, frame) {
 
 function roomFrame(stream, frame) {
   if (frame.type === "presence") {
-    presence.set(stream, frame.users);
+    presence.set(stream, frame.people);
     if (current?.stream === stream) renderPresence();
   } else if (current?.stream !== stream) {
     if (frame.type === "error" && unsent.has(frame.client_id)) onError(frame);

@@ -5,6 +5,7 @@
 // where it belongs (timeline, pinned box, key events, drafts) or removes it.
 // The server renders the same markup, so the first layout changes nothing visible.
 import { button, element, fetchOlder, showState } from "./page.js";
+import { avatar } from "./people.js";
 import { ARTICLE_TAGS, safeFragment } from "./safe-html.js";
 import { StreamSocket } from "./stream.js";
 
@@ -185,7 +186,9 @@ function fillRow(row, post) {
   } else {
     meta.append(element("span", "post-state", "Draft"));
   }
-  meta.append(element("span", "post-author", post.author));
+  const byline = element("span", "post-author", post.author_name);
+  if (post.author) byline.prepend(avatar(post.author_name, post.author_colour));
+  meta.append(byline);
   if (post.key_event) meta.append(element("span", "badge badge-key", "Key event"));
   if (post.pinned) meta.append(element("span", "badge badge-pinned", "Pinned"));
   if (post.edited_at) meta.append(element("span", "post-edited", "(edited)"));

@@ -7,6 +7,7 @@ import pytest
 from chat import services
 from chat.models import RoomEvent
 from chat.protocol import CLIENT, SERVER
+from people.services import profile_update
 from streams.broadcast import encode
 from streams.schemas import ProtocolError
 
@@ -110,6 +111,7 @@ def test_a_well_formed_frame_is_accepted(frame):
 @pytest.mark.django_db
 def test_a_message_frame_carries_exactly_its_fields_in_order(make_room, make_user):
     room, ann = make_room(), make_user(username="ann")
+    profile_update(user=ann, display_name="Ann Smith")
     message, _ = services.message_create(room=room, author=ann, body="hi *you*", client_id="c1")
     services.message_edit(room=room, message_id=message.pk, by=ann, body="hi")
     message.refresh_from_db()
@@ -117,6 +119,8 @@ def test_a_message_frame_carries_exactly_its_fields_in_order(make_room, make_use
     shown = {
         "id": message.pk,
         "author": "ann",
+        "author_name": "Ann Smith",
+        "author_colour": ann.pk % 12,
         "body": "hi *you*",
         "html": "<p>hi <em>you</em></p>",
         "client_id": "c1",
@@ -137,6 +141,8 @@ def test_a_deleted_message_keeps_its_fields_and_its_earlier_frames_say_so(make_r
     shown = {
         "id": message.pk,
         "author": "ann",
+        "author_name": "ann",
+        "author_colour": ann.pk % 12,
         "body": "",
         "html": "",
         "client_id": "c1",

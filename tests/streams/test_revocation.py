@@ -156,6 +156,21 @@ async def test_deactivation_and_a_new_password_close_every_session(make_user, ro
         assert await close_code(socket) == SESSION_ENDED
 
 
+async def test_a_password_changed_on_its_page_closes_the_sockets_of_the_other_session(
+    make_user, room, password
+):
+    ann = await db(make_user)(username="ann")
+    laptop, phone = await db(Browser)(ann), await db(Browser)(ann)
+    socket = await phone.open(f"/ws/chat/{room.slug}/")
+    new = "a-new-long-Pass-phrase-31"
+    data = {"old_password": password, "new_password1": new, "new_password2": new}
+
+    response = await db(laptop.client.post)("/accounts/password/", data)
+
+    assert response.status_code == 302
+    assert await close_code(socket) == SESSION_ENDED
+
+
 async def test_signing_in_again_saves_last_login_and_closes_nothing(make_user, room):
     ann = await db(make_user)(username="ann")
     laptop = await db(Browser)(ann)

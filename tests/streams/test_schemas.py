@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from chat import protocol as chat
 from liveblog import protocol as liveblog
+from people.services import profile_update
 from streams.models import Presence
 from streams.presence import presence_snapshot
 from streams.schemas import ERROR_CODES, Error, ErrorCode, Pong, Protocol, ProtocolError
@@ -67,13 +68,33 @@ def test_an_objects_unknown_keys_are_named_before_what_is_wrong_inside_it():
 @pytest.mark.django_db
 def test_presence_is_sent_with_names_or_as_a_count_only(make_user):
     now = timezone.now()
-    for socket_id, user in [("a", make_user(username="bob")), ("b", None), ("c", None)]:
+    bob = make_user(username="bob")
+    for socket_id, user in [("a", bob), ("b", None), ("c", None)]:
         Presence.objects.create(stream="s", socket_id=socket_id, user=user, last_seen=now)
+    person = f'{{"username": "bob", "name": "bob", "colour": {bob.pk % 12}}}'
     assert json.dumps(presence_snapshot(stream="s")) == (
-        '{"type": "presence", "users": ["bob"], "count": 3}'
+        f'{{"type": "presence", "users": ["bob"], "people": [{person}], "count": 3}}'
     )
     assert json.dumps(presence_snapshot(stream="s", names=False)) == (
         '{"type": "presence", "count": 3}'
     )
     chat.SERVER.check(presence_snapshot(stream="s"))
     liveblog.READER_SERVER.check(presence_snapshot(stream="s", names=False))
+
+
+@pytest.mark.django_db
+def test_presence_lists_people_by_display_name_with_their_colour(make_user):
+    now = timezone.now()
+    zoe, ann = make_user(username="zoe"), make_user(username="ann")
+    profile_update(user=zoe, display_name="Aaron Zoe")
+    for socket_id, user in [("a", zoe), ("b", ann), ("c", zoe)]:
+        Presence.objects.create(stream="s", socket_id=socket_id, user=user, last_seen=now)
+
+    frame = presence_snapshot(stream="s")
+
+    assert frame["users"] == ["zoe", "ann"]
+    assert frame["people"] == [
+        {"username": "zoe", "name": "Aaron Zoe", "colour": zoe.pk % 12},
+        {"username": "ann", "name": "ann", "colour": ann.pk % 12},
+    ]
+    assert frame["count"] == 2

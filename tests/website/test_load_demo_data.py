@@ -36,6 +36,15 @@ def test_it_creates_the_demo_accounts_with_the_documented_passwords():
     assert admin.is_superuser
 
 
+def test_the_demo_accounts_have_display_names():
+    from people.selectors import person_get
+
+    load()
+
+    names = {name: person_get(username=name).profile.display_name for name in ["alice", "bob"]}
+    assert names == {"alice": "Alice Martin", "bob": "Bob Okafor"}
+
+
 def test_running_it_again_changes_nothing():
     load()
     first = snapshot()

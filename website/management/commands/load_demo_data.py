@@ -15,9 +15,12 @@ from chat.selectors import room_get
 from liveblog import services as liveblog_services
 from liveblog.models import EDITORS_GROUP, Post
 from liveblog.selectors import liveblog_get
+from people.services import profile_update
 
 DEMO_PASSWORD = "demo-pass-123"
 DEMO_USERS = ["alice", "bob", "carol"]
+# The names the demo accounts are shown by (people/): set when the account is made.
+DEMO_NAMES = {"alice": "Alice Martin", "bob": "Bob Okafor", "carol": "Carol Nguyen"}
 # carol writes the demo liveblog (as does the admin, a superuser).
 DEMO_EDITORS = ["carol"]
 ADMIN_USERNAME = "admin"
@@ -148,6 +151,8 @@ class Command(BaseCommand):
         users = {}
         for username in DEMO_USERS:
             users[username], created = demo_user_ensure(username=username, password=DEMO_PASSWORD)
+            if created:
+                profile_update(user=users[username], display_name=DEMO_NAMES[username])
             self.report(username, created)
         users[ADMIN_USERNAME], created = demo_user_ensure(
             username=ADMIN_USERNAME, password=ADMIN_PASSWORD, superuser=True
