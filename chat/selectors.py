@@ -5,6 +5,7 @@ Unread and mention counts are computed from each member's read position
 message deleted or a position moved changes them with nothing to keep in step.
 """
 
+import html
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    TextField,
     Value,
 )
 from django.db.models.expressions import RawSQL, Window
@@ -311,6 +313,14 @@ class _Document(Func):
     output_field = SearchVectorField()
 
 
+class _Escaped(Func):
+    """The text with `&`, `<` and `>` as entities: ts_headline drops what looks like an HTML
+    tag, and keeps entities as they are (`_pieces` turns them back)."""
+
+    template = "replace(replace(replace(%(expressions)s, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
+    output_field = TextField()
+
+
 def rooms_readable(*, user) -> QuerySet[Room]:
     """The rooms `user` may read (as `room_readable`): public ones, and those they are in."""
     mine = Membership.objects.filter(user_id=user.pk).values("room_id")
@@ -366,21 +376,23 @@ def _search_postgres(messages: QuerySet[Message], query: str, limit: int) -> lis
         .filter(document=tsquery)
         .annotate(
             snippet=SearchHeadline(
-                "body",
+                _Escaped("body"),
                 tsquery,
                 config="simple",
                 start_sel=start,
                 stop_sel=stop,
                 max_words=SNIPPET_WORDS,
                 min_words=SNIPPET_WORDS // 2,
-                max_fragments=2,
-                fragment_delimiter=" … ",
             )
         )
         .order_by("-pk")[:limit]
     )
     return [
-        SearchResult(message=m, room=m.room, snippet=_pieces(m.snippet, start, stop))  # type: ignore[attr-defined]
+        SearchResult(
+            message=m,
+            room=m.room,
+            snippet=[(html.unescape(t), f) for t, f in _pieces(m.snippet, start, stop)],  # type: ignore[attr-defined]
+        )
         for m in found
     ]
 

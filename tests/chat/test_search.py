@@ -1,0 +1,265 @@
+"""Message search: one selector, PostgreSQL full-text search or SQLite FTS5 beneath it.
+
+Marked `stack`: they run again on PostgreSQL + Redis, so both engines answer the
+same questions the same way.
+"""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from chat import services
+from chat.models import Room
+from chat.selectors import message_around, message_search
+from tests.support.stack import ON_REDIS_STACK
+
+pytestmark = [pytest.mark.django_db, pytest.mark.stack]
+
+
+@pytest.fixture
+def ann(make_user):
+    return make_user(username="ann")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user(username="bob")
+
+
+@pytest.fixture
+def say(ann):
+    counter = iter(range(1_000_000))
+
+    def send(room, body, author=None):
+        message, _ = services.message_create(
+            room=room, author=author or ann, body=body, client_id=f"c{next(counter)}"
+        )
+        return message
+
+    return send
+
+
+def found(user, query, **kwargs) -> list[str]:
+    return [result.message.body for result in message_search(user=user, query=query, **kwargs)]
+
+
+def marked(result) -> list[str]:
+    return [text for text, matched in result.snippet if matched]
+
+
+def test_a_search_finds_the_messages_with_every_word_newest_first(ann, make_room, say):
+    lobby, side = make_room("Lobby"), make_room("Side")
+    say(lobby, "The deploy went well")
+    say(side, "Another deploy is planned")
+    say(lobby, "Lunch is ready")
+    say(side, "Deploy Friday? No.")
+
+    assert found(ann, "deploy") == [
+        "Deploy Friday? No.",
+        "Another deploy is planned",
+        "The deploy went well",
+    ]
+    assert found(ann, "deploy planned") == ["Another deploy is planned"]
+    assert found(ann, "  DEPLOY   went ") == ["The deploy went well"]
+    assert found(ann, "dinner") == []
+    assert found(ann, "") == [] and found(ann, "   ") == []
+
+
+def test_each_result_has_its_room_author_time_and_a_snippet_with_the_matches_marked(
+    ann, make_room, say
+):
+    lobby = make_room("Lobby")
+    message = say(lobby, "Shall we meet at the station, or at the café by the station?")
+
+    (result,) = message_search(user=ann, query="station café")
+
+    assert result.message == message and result.room == lobby
+    assert result.message.author == ann and result.message.created_at == message.created_at
+    assert marked(result) == ["station", "café", "station"]
+    assert "station, or at the café by the station" in "".join(text for text, _ in result.snippet)
+
+
+def test_results_come_a_page_at_a_time_before_a_message(ann, make_room, say):
+    lobby = make_room("Lobby")
+    messages = [say(lobby, f"note number {n}") for n in range(5)]
+
+    first = message_search(user=ann, query="note", limit=2)
+    second = message_search(user=ann, query="note", limit=2, before=first[-1].message.pk)
+
+    assert [r.message for r in first] == [messages[4], messages[3]]
+    assert [r.message for r in second] == [messages[2], messages[1]]
+
+
+def test_private_rooms_and_direct_conversations_are_searched_by_their_members_only(
+    ann, bob, make_user, make_room, say
+):
+    carol = make_user(username="carol")
+    public = make_room("Lobby")
+    secret = services.room_create(name="Secret", created_by=ann, kind=Room.Kind.PRIVATE)
+    dm = services.dm_open(by=ann, users=[bob])
+    say(public, "launch day in the lobby")
+    say(secret, "launch day in secret")
+    say(dm, "launch day between us")
+
+    assert found(ann, "launch") == [
+        "launch day between us",
+        "launch day in secret",
+        "launch day in the lobby",
+    ]
+    assert found(bob, "launch") == ["launch day between us", "launch day in the lobby"]
+    assert found(carol, "launch") == ["launch day in the lobby"]
+
+    services.member_add(room=secret, by=ann, user=carol)
+    assert found(carol, "secret") == ["launch day in secret"]
+    services.member_remove(room=secret, by=ann, user=carol)
+    assert found(carol, "secret") == []
+
+
+def test_an_edit_replaces_the_text_that_is_found(ann, make_room, say):
+    lobby = make_room("Lobby")
+    message = say(lobby, "meet at noon")
+
+    services.message_edit(room=lobby, message_id=message.pk, by=ann, body="meet at dusk")
+
+    assert found(ann, "noon") == []
+    assert found(ann, "dusk") == ["meet at dusk"]
+    assert found(ann, "meet") == ["meet at dusk"]
+
+
+def test_a_deleted_message_is_never_found(ann, make_room, say):
+    lobby = make_room("Lobby")
+    kept = say(lobby, "the password is swordfish, said nobody")
+    gone = say(lobby, "the password is swordfish")
+
+    services.message_delete(room=lobby, message_id=gone.pk, by=ann)
+
+    assert [r.message for r in message_search(user=ann, query="swordfish")] == [kept]
+    assert found(ann, "password swordfish") == ["the password is swordfish, said nobody"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "a OR",
+        "OR",
+        "AND NOT",
+        '"',
+        '"unbalanced',
+        "*",
+        "hel*",
+        "NEAR(",
+        "NEAR(a b)",
+        "body:x",
+        "chat_message_search:x",
+        "-x",
+        "(",
+        ")",
+        "^x",
+        "'",
+        "\\",
+        "x & y | !z",
+        "<->",
+        "{a b}",
+        "%",
+        "_",
+        "; DROP TABLE chat_message; --",
+    ],
+)
+def test_any_text_is_a_safe_query(ann, make_room, say, query):
+    lobby = make_room("Lobby")
+    say(lobby, "an ordinary message")
+
+    assert found(ann, query) == []
+    assert found(ann, f"{query} ordinary") in ([], ["an ordinary message"])
+    assert found(ann, "ordinary") == ["an ordinary message"]
+
+
+def test_operators_in_a_query_are_searched_as_words(ann, make_room, say):
+    lobby = make_room("Lobby")
+    say(lobby, "a OR b")
+    say(lobby, "we are near the end")
+    say(lobby, "x AND y")
+
+    assert found(ann, "a OR") == ["a OR b"]
+    assert found(ann, "or") == ["a OR b"]
+    assert found(ann, "NEAR(") == ["we are near the end"]
+    assert found(ann, '"near" end*') == ["we are near the end"]
+    assert found(ann, "and") == ["x AND y"]
+
+
+def test_no_message_text_passes_for_a_match_mark(ann, make_room, say):
+    lobby = make_room("Lobby")
+    body = "<mark>fake</mark> &lt;b&gt; [x: and :x] \x02 <i>real</i>"
+    say(lobby, body)
+
+    (result,) = message_search(user=ann, query="real")
+
+    assert marked(result) == ["real"]
+    # The snippet is the message's own text (a part of it), tags and entities as written.
+    assert "".join(text for text, _ in result.snippet) in body
+    assert "".join(text for text, _ in result.snippet).endswith("<i>real</i>")
+
+
+@pytest.mark.postgres
+def test_postgresql_searches_through_the_gin_index(ann, make_room, say):
+    say(make_room("Lobby"), "indexed words")
+    with CaptureQueriesContext(connection) as queries:
+        assert found(ann, "indexed") == ["indexed words"]
+    (search,) = [q["sql"] for q in queries.captured_queries if "plainto_tsquery" in q["sql"]]
+
+    with connection.cursor() as cursor:
+        # A table this small is read whole unless the planner is told not to.
+        cursor.execute("SET enable_seqscan = off")
+        try:
+            cursor.execute(f"EXPLAIN {search}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("RESET enable_seqscan")
+
+    assert "Bitmap Index Scan on chat_message_search" in plan, plan
+
+
+@pytest.mark.skipif(ON_REDIS_STACK, reason="the FTS5 table is the embedded default's (SQLite)")
+def test_sqlite_keeps_the_fts5_table_in_step_with_the_messages(ann, make_room, say):
+    lobby = make_room("Lobby")
+    edited, deleted = say(lobby, "alpha one"), say(lobby, "alpha two")
+    say(lobby, "alpha three")
+    services.message_edit(room=lobby, message_id=edited.pk, by=ann, body="beta one")
+    services.message_delete(room=lobby, message_id=deleted.pk, by=ann)
+
+    def indexed(word: str) -> list[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT rowid FROM chat_message_search WHERE chat_message_search MATCH %s "
+                "ORDER BY rowid",
+                [word],
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    assert len(indexed("alpha")) == 1 and indexed("beta") == [edited.pk]
+    lobby.delete()
+    assert indexed("alpha") == [] and indexed("beta") == []
+    # Every migration since keeps the triggers: one that rebuilt chat_message drops them.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name")
+        triggers = [row[0] for row in cursor.fetchall()]
+    assert triggers == [
+        "chat_message_search_delete",
+        "chat_message_search_insert",
+        "chat_message_search_update",
+    ]
+
+
+def test_a_message_is_shown_with_the_history_around_it(ann, make_room, say):
+    lobby = make_room("Lobby")
+    messages = [say(lobby, f"m{n}") for n in range(100)]
+
+    page, more, newer = message_around(room=lobby, message_id=messages[40].pk, limit=10)
+
+    assert [m.body for m in page] == [f"m{n}" for n in range(35, 45)]
+    assert more and newer
+    page, more, newer = message_around(room=lobby, message_id=messages[2].pk, limit=10)
+    assert [m.body for m in page] == [f"m{n}" for n in range(0, 7)] and not more and newer
+    page, more, newer = message_around(room=lobby, message_id=messages[98].pk, limit=10)
+    assert [m.body for m in page] == [f"m{n}" for n in range(93, 100)] and more and not newer
+    assert message_around(room=make_room("Other"), message_id=messages[5].pk) is None
