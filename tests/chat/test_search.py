@@ -263,3 +263,134 @@ def test_a_message_is_shown_with_the_history_around_it(ann, make_room, say):
     page, more, newer = message_around(room=lobby, message_id=messages[98].pk, limit=10)
     assert [m.body for m in page] == [f"m{n}" for n in range(93, 100)] and more and not newer
     assert message_around(room=make_room("Other"), message_id=messages[5].pk) is None
+
+
+# The page ---------------------------------------------------------------------------
+
+
+def test_the_search_page_needs_a_signed_in_user(client):
+    response = client.get("/chat/search/", {"q": "x"})
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_the_search_page_lists_results_that_link_to_each_message_in_its_room(
+    client, ann, make_room, say
+):
+    lobby = make_room("Lobby")
+    message = say(lobby, "<script>alert('x')</script> the <b>plan</b> & the PLAN")
+    client.force_login(ann)
+
+    response = client.get("/chat/search/", {"q": "plan"})
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert f'href="/chat/{lobby.slug}/?at={message.pk}"' in page
+    assert "<script>alert" not in page and "<b>plan" not in page
+    assert "&lt;b&gt;<mark>plan</mark>&lt;/b&gt; &amp; the <mark>PLAN</mark>" in page
+    assert 'value="plan"' in page
+
+
+def test_the_search_page_shows_the_next_page_of_older_results(
+    client, ann, make_room, say, settings
+):
+    settings.CHAT_SEARCH_RESULTS = 2
+    lobby = make_room("Lobby")
+    messages = [say(lobby, f"note {n}") for n in range(3)]
+    client.force_login(ann)
+
+    first = client.get("/chat/search/", {"q": "note"})
+    second = client.get("/chat/search/", {"q": "note", "before": messages[1].pk})
+
+    assert [r.message for r in first.context["results"]] == [messages[2], messages[1]]
+    assert f'href="?q=note&amp;before={messages[1].pk}" rel="next"' in first.content.decode()
+    assert [r.message for r in second.context["results"]] == [messages[0]]
+    assert second.context["older"] is None
+
+
+def test_an_empty_search_shows_the_form_and_no_results(client, ann):
+    client.force_login(ann)
+    response = client.get("/chat/search/")
+    assert response.status_code == 200 and response.context["results"] == []
+    assert b'role="search"' in response.content
+
+
+def test_a_query_longer_than_the_limit_is_refused_without_searching(client, ann, settings):
+    settings.CHAT_SEARCH_QUERY_MAX = 10
+    client.force_login(ann)
+
+    response = client.get("/chat/search/", {"q": "x" * 11})
+
+    assert response.status_code == 400
+    assert "at most 10 characters" in response.content.decode()
+    assert client.get("/chat/search/", {"q": "x" * 10}).status_code == 200
+
+
+def test_searching_too_often_is_refused_for_a_while(client, ann, settings):
+    settings.CHAT_SEARCH_LIMIT = 2
+    client.force_login(ann)
+
+    statuses = [client.get("/chat/search/", {"q": "x"}).status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 429]
+    assert "searched a lot lately" in client.get("/chat/search/", {"q": "x"}).content.decode()
+
+
+def test_a_room_named_search_does_not_hide_the_search_page(ann):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        services.room_create(name="Search", created_by=ann)
+
+
+def test_the_room_page_opens_at_a_message_with_the_history_around_it(
+    client, ann, make_room, say
+):
+    lobby = make_room("Lobby")
+    messages = [say(lobby, f"m{n}") for n in range(120)]
+    client.force_login(ann)
+
+    response = client.get(f"/chat/{lobby.slug}/", {"at": messages[10].pk})
+
+    initial = response.context["initial"]
+    assert initial["at"] == messages[10].pk
+    assert [m["body"] for m in initial["messages"]] == [f"m{n}" for n in range(0, 35)]
+    assert initial["more"] is False and initial["newer"] is True
+    # A message of another room, or no message, opens the room at its latest messages.
+    other = say(make_room("Other"), "elsewhere")
+    for at in (other.pk, "x", 0):
+        initial = client.get(f"/chat/{lobby.slug}/", {"at": at}).context["initial"]
+        assert "at" not in initial and initial["messages"][-1]["body"] == "m119"
+
+
+def test_the_history_opens_around_a_message_and_pages_newer_messages_after_it(
+    client, ann, make_room, say
+):
+    lobby = make_room("Lobby")
+    messages = [say(lobby, f"m{n}") for n in range(120)]
+    client.force_login(ann)
+    history = f"/chat/{lobby.slug}/history"
+
+    around = client.get(history, {"around": messages[60].pk}).json()
+    after = client.get(history, {"after": messages[84].pk}).json()
+    last = client.get(history, {"after": messages[100].pk}).json()
+
+    assert around["at"] == messages[60].pk and around["room"]["slug"] == lobby.slug
+    assert [m["body"] for m in around["messages"]] == [f"m{n}" for n in range(35, 85)]
+    assert around["more"] is True and around["newer"] is True and around["head"] == 120
+    assert [m["body"] for m in after["messages"]] == [f"m{n}" for n in range(85, 120)]
+    assert after["newer"] is False
+    assert [m["body"] for m in last["messages"]] == [f"m{n}" for n in range(101, 120)]
+    assert client.get(history, {"after": "x"}).status_code == 400
+
+
+def test_a_private_room_is_not_opened_at_a_message_for_someone_outside_it(
+    client, ann, bob, say
+):
+    secret = services.room_create(name="Secret", created_by=ann, kind=Room.Kind.PRIVATE)
+    message = say(secret, "hidden")
+    client.force_login(bob)
+
+    assert client.get(f"/chat/{secret.slug}/", {"at": message.pk}).status_code == 404
+    assert client.get(f"/chat/{secret.slug}/history", {"around": message.pk}).status_code == 404
+    assert client.get(f"/chat/{secret.slug}/history", {"after": 0}).status_code == 404
+    assert client.get("/chat/search/", {"q": "hidden"}).context["results"] == []
