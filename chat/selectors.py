@@ -309,7 +309,7 @@ class SearchResult:
 class _Document(Func):
     """The body's tsvector, exactly as migration 0005's GIN index has it (else no index)."""
 
-    template = "to_tsvector('simple'::regconfig, %(expressions)s)"
+    template = "to_tsvector('simple'::regconfig, translate(%(expressions)s, '<>', '  '))"
     output_field = SearchVectorField()
 
 

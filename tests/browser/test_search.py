@@ -44,9 +44,7 @@ def test_a_search_result_opens_its_room_at_the_message_highlighted(sign_in, ann,
     results = page.locator(".search-result")
     expect(results).to_have_count(1)
     expect(results.locator("mark")).to_have_text("quarterly")
-    expect(results.locator(".search-result-snippet")).to_have_text(
-        "The <quarterly> numbers are in"
-    )
+    expect(results.locator(".search-result-snippet")).to_have_text("The <quarterly> numbers are in")
     results.get_by_role("link", name="Lobby").click()
 
     expect(page).to_have_url(re.compile(rf"/chat/{lobby.slug}/\?at={target.pk}$"))

@@ -187,6 +187,18 @@ def test_operators_in_a_query_are_searched_as_words(ann, make_room, say):
     assert found(ann, "and") == ["x AND y"]
 
 
+def test_words_in_angle_brackets_or_markup_are_found_like_any_other(ann, make_room, say):
+    lobby = make_room("Lobby")
+    say(lobby, "The <quarterly> numbers")
+    say(lobby, "wrap it in <div class=box>")
+    say(lobby, "`a<b` and *emphasis*")
+
+    assert found(ann, "quarterly") == ["The <quarterly> numbers"]
+    assert found(ann, "div box") == ["wrap it in <div class=box>"]
+    assert found(ann, "b") == ["`a<b` and *emphasis*"]
+    assert found(ann, "emphasis") == ["`a<b` and *emphasis*"]
+
+
 def test_no_message_text_passes_for_a_match_mark(ann, make_room, say):
     lobby = make_room("Lobby")
     body = "<mark>fake</mark> &lt;b&gt; [x: and :x] \x02 <i>real</i>"
@@ -342,9 +354,7 @@ def test_a_room_named_search_does_not_hide_the_search_page(ann):
         services.room_create(name="Search", created_by=ann)
 
 
-def test_the_room_page_opens_at_a_message_with_the_history_around_it(
-    client, ann, make_room, say
-):
+def test_the_room_page_opens_at_a_message_with_the_history_around_it(client, ann, make_room, say):
     lobby = make_room("Lobby")
     messages = [say(lobby, f"m{n}") for n in range(120)]
     client.force_login(ann)
@@ -383,9 +393,7 @@ def test_the_history_opens_around_a_message_and_pages_newer_messages_after_it(
     assert client.get(history, {"after": "x"}).status_code == 400
 
 
-def test_a_private_room_is_not_opened_at_a_message_for_someone_outside_it(
-    client, ann, bob, say
-):
+def test_a_private_room_is_not_opened_at_a_message_for_someone_outside_it(client, ann, bob, say):
     secret = services.room_create(name="Secret", created_by=ann, kind=Room.Kind.PRIVATE)
     message = say(secret, "hidden")
     client.force_login(bob)
