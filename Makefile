@@ -92,8 +92,10 @@ test-unit: $(STAMP) ## Unit, consumer and integration tests on the embedded defa
 test-stack: $(STAMP) ## The consumer tests again, on PostgreSQL + Redis
 	TEST_STACK=postgres-redis $(BIN)/pytest -m "stack" || [ $$? -eq 5 ]
 
+# The search's browser test again on PostgreSQL: its full-text search is not SQLite's FTS5.
 test-browser: $(STAMP) ## Browser tests in Chromium (the native compose topology too), own process
 	$(BIN)/pytest -m browser tests/browser tests/deploy || [ $$? -eq 5 ]
+	TEST_STACK=postgres-redis $(BIN)/pytest -m browser tests/browser/test_search.py
 
 # Not part of `make test`: it takes several minutes and wants the machine to itself.
 bench: $(STAMP) check-system ## Benchmark ceiling, baseline and this app's topologies (docs/performance.md)
