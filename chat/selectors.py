@@ -315,7 +315,7 @@ class _Document(Func):
 
 class _Escaped(Func):
     """The text with `&`, `<` and `>` as entities: ts_headline drops what looks like an HTML
-    tag, and keeps entities as they are (`_pieces` turns them back)."""
+    tag, and keeps entities as they are (`_search_postgres` turns them back)."""
 
     template = "replace(replace(replace(%(expressions)s, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
     output_field = TextField()
