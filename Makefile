@@ -105,8 +105,10 @@ test-stack: $(STAMP) ## The consumer tests again, on PostgreSQL + Redis
 axe-core: ## Fetch axe-core (pinned) for the accessibility tests
 	@$(PYTHON) -m tests.support.axe
 
+# The search's browser test runs again on PostgreSQL: its full-text search is not SQLite's FTS5.
 test-browser: $(STAMP) axe-core ## Browser tests in Chromium (the native compose topology too), own process
 	$(BIN)/pytest -m browser tests/browser tests/deploy || [ $$? -eq 5 ]
+	TEST_STACK=postgres-redis $(BIN)/pytest -m browser tests/browser/test_search.py
 
 # Not part of `make test`: it takes several minutes and wants the machine to itself.
 bench: $(STAMP) check-system ## Benchmark ceiling, baseline and this app's topologies (docs/performance.md)

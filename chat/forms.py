@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 
 
 class RoomForm(forms.Form):
@@ -26,3 +27,16 @@ class DirectForm(forms.Form):
         if not names:
             raise forms.ValidationError("Name at least one person.")
         return list(dict.fromkeys(names))
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(label="Search messages", required=False)
+    # The page of results before this message id (the previous page's last).
+    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The limit is read when used, not at import: deployments and tests change it.
+        self.fields["q"] = forms.CharField(
+            label="Search messages", required=False, max_length=settings.CHAT_SEARCH_QUERY_MAX
+        )

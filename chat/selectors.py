@@ -5,19 +5,38 @@ Unread and mention counts are computed from each member's read position
 message deleted or a position moved changes them with nothing to keep in step.
 """
 
+import html
+import secrets
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
-from django.db.models.expressions import Window
+from django.contrib.postgres.search import SearchHeadline, SearchQuery, SearchVectorField
+from django.db import connections
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    TextField,
+    Value,
+)
+from django.db.models.expressions import RawSQL, Window
 from django.db.models.functions import Coalesce, RowNumber
 
 from .models import Membership, Mention, Message, Room, RoomEvent
 from .protocol import RoomEntry, SidebarRoom
 
 PAGE = 50
+# The words of a message a search result shows around its matches.
+SNIPPET_WORDS = 16
 
 
 def room_list() -> QuerySet[Room]:
@@ -247,3 +266,158 @@ def message_frame(*, message: Message) -> str:
     return RoomEvent.objects.values_list("frame", flat=True).get(
         room_id=message.room_id, seq=message.seq
     )
+
+
+def message_around(
+    *, room: Room, message_id: int, limit: int = PAGE
+) -> tuple[list[Message], bool, bool] | None:
+    """The messages around message `message_id` of the room, oldest first: up to half of
+    `limit` before it, it, and the rest after; with whether there are older and newer ones.
+    None when the room has no such message."""
+    messages = Message.objects.filter(room=room).select_related("author")
+    if not messages.filter(pk=message_id).exists():
+        return None
+    older = list(messages.filter(pk__lt=message_id).order_by("-seq")[: limit // 2 + 1])
+    newer = list(messages.filter(pk__gte=message_id).order_by("seq")[: limit - limit // 2 + 1])
+    more, later = len(older) > limit // 2, len(newer) > limit - limit // 2
+    return list(reversed(older[: limit // 2])) + newer[: limit - limit // 2], more, later
+
+
+def message_list_after(
+    *, room: Room, after_id: int, limit: int = PAGE
+) -> tuple[list[Message], bool]:
+    """Up to `limit` messages after message `after_id`, oldest first, and whether there
+    are more after them."""
+    messages = Message.objects.filter(room=room, pk__gt=after_id).select_related("author")
+    page = list(messages.order_by("seq")[: limit + 1])
+    return page[:limit], len(page) > limit
+
+
+# Search ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """A message found: its room, and a snippet of its body as (text, matched) pieces, for
+    the page to escape and mark."""
+
+    message: Message
+    room: Room
+    snippet: list[tuple[str, bool]]
+
+
+class _Document(Func):
+    """The body's tsvector, exactly as migration 0005's GIN index has it (else no index)."""
+
+    template = "to_tsvector('simple'::regconfig, translate(%(expressions)s, '<>', '  '))"
+    output_field = SearchVectorField()
+
+
+class _Escaped(Func):
+    """The text with `&`, `<` and `>` as entities: ts_headline drops what looks like an HTML
+    tag, and keeps entities as they are (`_search_postgres` turns them back)."""
+
+    template = "replace(replace(replace(%(expressions)s, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
+    output_field = TextField()
+
+
+def rooms_readable(*, user) -> QuerySet[Room]:
+    """The rooms `user` may read (as `room_readable`): public ones, and those they are in."""
+    mine = Membership.objects.filter(user_id=user.pk).values("room_id")
+    return Room.objects.filter(Q(kind=Room.Kind.PUBLIC) | Q(pk__in=mine))
+
+
+def message_search(
+    *, user, query: str, limit: int = 20, before: int | None = None
+) -> list[SearchResult]:
+    """The messages matching every word of `query` in the rooms `user` may read, newest
+    first: up to `limit` of them, older than message `before` if given. Deleted messages
+    are never found (deleting empties the body the index is built from), nor text an
+    edit replaced. Any text is a safe query: its words are searched for as words."""
+    words = query.split()
+    if not words or not user.is_authenticated:
+        return []
+    messages = Message.objects.filter(
+        deleted_at__isnull=True, room__in=rooms_readable(user=user)
+    ).select_related("room", "author")
+    if before is not None:
+        messages = messages.filter(pk__lt=before)
+    vendor = connections[messages.db].vendor
+    if vendor == "postgresql":
+        return _search_postgres(messages, " ".join(words), limit)
+    if vendor == "sqlite":
+        return _search_sqlite(messages, words, limit)
+    raise NotImplementedError(f"No message search on {vendor}.")
+
+
+def _marks() -> tuple[str, str]:
+    """Start and stop marks for the engine to put around each match: random, so that no
+    message's own text can pass for one."""
+    token = secrets.token_hex(8)
+    return f"[{token}:", f":{token}]"
+
+
+def _pieces(snippet: str, start: str, stop: str) -> list[tuple[str, bool]]:
+    """The snippet as (text, matched) pieces, split at the marks the engine put in."""
+    first, *marked = snippet.split(start)
+    pieces = [(first, False)] if first else []
+    for part in marked:
+        matched, _, rest = part.partition(stop)
+        pieces += [(text, flag) for text, flag in ((matched, True), (rest, False)) if text]
+    return pieces
+
+
+def _search_postgres(messages: QuerySet[Message], query: str, limit: int) -> list[SearchResult]:
+    # plainto_tsquery: every word, and nothing in the text is an operator.
+    tsquery = SearchQuery(query, config="simple", search_type="plain")
+    start, stop = _marks()
+    found = (
+        messages.annotate(document=_Document("body"))
+        .filter(document=tsquery)
+        .annotate(
+            snippet=SearchHeadline(
+                _Escaped("body"),
+                tsquery,
+                config="simple",
+                start_sel=start,
+                stop_sel=stop,
+                max_words=SNIPPET_WORDS,
+                min_words=SNIPPET_WORDS // 2,
+            )
+        )
+        .order_by("-pk")[:limit]
+    )
+    return [
+        SearchResult(
+            message=m,
+            room=m.room,
+            snippet=[(html.unescape(t), f) for t, f in _pieces(m.snippet, start, stop)],  # type: ignore[attr-defined]
+        )
+        for m in found
+    ]
+
+
+def _search_sqlite(messages: QuerySet[Message], words: list[str], limit: int) -> list[SearchResult]:
+    # Each word an FTS5 string ("…", quotes doubled): no word is an operator (OR, NEAR,
+    # *, a column filter), and the strings together mean all of them.
+    match = " ".join('"{}"'.format(word.replace('"', '""')) for word in words)
+    matching = RawSQL(
+        "SELECT rowid FROM chat_message_search WHERE chat_message_search MATCH %s", [match]
+    )
+    found = list(messages.filter(pk__in=matching).order_by("-pk")[:limit])
+    if not found:
+        return []
+    start, stop = _marks()
+    ids = [message.pk for message in found]
+    with connections[messages.db].cursor() as cursor:
+        cursor.execute(
+            "SELECT rowid, snippet(chat_message_search, 0, %s, %s, '…', %s) "
+            "FROM chat_message_search WHERE chat_message_search MATCH %s "
+            f"AND rowid IN ({', '.join(['%s'] * len(ids))})",
+            [start, stop, SNIPPET_WORDS, match, *ids],
+        )
+        snippets = dict(cursor.fetchall())
+    return [
+        SearchResult(message=m, room=m.room, snippet=_pieces(snippets.get(m.pk, ""), start, stop))
+        for m in found
+    ]

@@ -29,7 +29,7 @@ from . import protocol, selectors
 from .models import Membership, Mention, Message, Room
 
 # Slugs a room may not take: they are the addresses of the chat's own pages.
-RESERVED_SLUGS = frozenset({"dm"})
+RESERVED_SLUGS = frozenset({"dm", "search"})
 # How much of a message a `user.mentioned` frame quotes.
 EXCERPT = 140
 

@@ -5,8 +5,10 @@ from . import views
 app_name = "chat"
 urlpatterns = [
     path("", views.room_index, name="list"),
-    # Before the rooms' own addresses; no room takes the slug "dm" (services.RESERVED_SLUGS).
+    # Before the rooms' own addresses; no room takes the slug "dm" or "search"
+    # (services.RESERVED_SLUGS).
     path("dm/", views.dm_open, name="dm"),
+    path("search/", views.search, name="search"),
     path("<uslug:slug>/", views.room_detail, name="detail"),
     path("<uslug:slug>/history", views.room_history, name="history"),
     path("<uslug:slug>/join", views.room_join, name="join"),

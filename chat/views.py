@@ -4,6 +4,7 @@ A private or direct room is not found (404) by anyone who is not its member,
 on every page and in its history, as the socket refuses them too.
 """
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -14,16 +15,19 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from streams.personal import personal_head
-from streams.ratelimit import RateLimited
+from streams.ratelimit import RateLimited, rate_limit
 
 from . import services
-from .forms import DirectForm, MemberAddForm, RoomForm
+from .forms import DirectForm, MemberAddForm, RoomForm, SearchForm
 from .models import Room
 from .protocol import MAX_BODY, Message
 from .selectors import (
     PAGE,
     membership_get,
+    message_around,
     message_list,
+    message_list_after,
+    message_search,
     room_browse,
     room_entry,
     room_head,
@@ -86,7 +90,6 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
     user_head = personal_head(user=request.user)
     head = room_head(room=room)
     entry = room_entry(room=room, user=request.user)
-    messages = [Message.of(message).model_dump() for message in message_list(room=room)]
     return render(
         request,
         "chat/room.html",
@@ -98,41 +101,100 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "joined": membership_get(room=room, user=request.user) is not None,
             "sidebar": [item.model_dump() for item in sidebar(user=request.user)],
             "personal_head": user_head,
-            "initial": {"messages": messages, "more": len(messages) == PAGE},
+            "initial": _initial(room, request.GET.get("at")),
             "max_body": MAX_BODY,
+            "search_max": settings.CHAT_SEARCH_QUERY_MAX,
         },
     )
+
+
+def _message_id(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _frames(messages) -> list[dict]:
+    return [Message.of(message).model_dump() for message in messages]
+
+
+def _initial(room: Room, at: str | None) -> dict:
+    """The room's history as it opens: around message `at` (?at=, a search result or a link
+    to a message), with whether there is more before and after it; else the latest page."""
+    around = message_around(room=room, message_id=at_id) if (at_id := _message_id(at)) else None
+    if around is not None:
+        messages, more, newer = around
+        return {"messages": _frames(messages), "more": more, "newer": newer, "at": at_id}
+    messages = message_list(room=room)
+    return {"messages": _frames(messages), "more": len(messages) == PAGE, "newer": False}
 
 
 @login_required
 @require_GET
 def room_history(request: HttpRequest, slug: str) -> JsonResponse:
-    """Older messages for scroll-back (?before=<message id>); without `before`, the latest
-    page with the room's `head`, the user's `read` position and the room's `RoomEntry`."""
+    """Older messages for scroll-back (?before=<message id>), newer ones after a jump to a
+    message (?after=<message id>); without either, the room as it opens (the latest page, or
+    the page around ?around=<message id>) with the room's `head`, the user's `read` position
+    and the room's `RoomEntry`."""
     room = _readable_room(request, slug)
-    if "before" not in request.GET:
-        head = room_head(room=room)
-        entry = room_entry(room=room, user=request.user)
-        messages = message_list(room=room)
-        return JsonResponse(
-            {
-                "messages": [Message.of(message).model_dump() for message in messages],
-                "more": len(messages) == PAGE,
-                "head": head,
-                "read": entry.read,
-                "room": entry.model_dump(),
-            }
-        )
-    try:
-        before = int(request.GET["before"])
-    except ValueError:
-        return JsonResponse({"error": "before must be a message id"}, status=400)
-    messages = message_list(room=room, before_id=before)
+    for name in ("before", "after"):
+        if name in request.GET and _message_id(request.GET[name]) is None:
+            return JsonResponse({"error": f"{name} must be a message id"}, status=400)
+    if "before" in request.GET:
+        messages = message_list(room=room, before_id=int(request.GET["before"]))
+        return JsonResponse({"messages": _frames(messages), "more": len(messages) == PAGE})
+    if "after" in request.GET:
+        messages, newer = message_list_after(room=room, after_id=int(request.GET["after"]))
+        return JsonResponse({"messages": _frames(messages), "newer": newer})
+    head = room_head(room=room)
+    entry = room_entry(room=room, user=request.user)
     return JsonResponse(
         {
-            "messages": [Message.of(message).model_dump() for message in messages],
-            "more": len(messages) == PAGE,
+            **_initial(room, request.GET.get("around")),
+            "head": head,
+            "read": entry.read,
+            "room": entry.model_dump(),
         }
+    )
+
+
+@login_required
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    """Messages of the rooms the user may read, by words (?q=), newest first, a page at a
+    time (?before=<the last message id shown>); at most CHAT_SEARCH_LIMIT searches per
+    CHAT_SEARCH_WINDOW seconds per user."""
+    form = SearchForm(request.GET)
+    results, older, status = [], None, 200
+    if not form.is_valid():
+        status = 400
+    elif form.cleaned_data["q"]:
+        try:
+            rate_limit(
+                f"chat.search:{request.user.pk}",
+                limit=settings.CHAT_SEARCH_LIMIT,
+                window=settings.CHAT_SEARCH_WINDOW,
+            )
+        except RateLimited:
+            form.add_error(None, "You have searched a lot lately. Please wait a minute.")
+            status = 429
+        else:
+            per_page = settings.CHAT_SEARCH_RESULTS
+            results = message_search(
+                user=request.user,
+                query=form.cleaned_data["q"],
+                limit=per_page + 1,
+                before=form.cleaned_data["before"],
+            )
+            if len(results) > per_page:
+                results = results[:per_page]
+                older = results[-1].message.pk
+    return render(
+        request,
+        "chat/search.html",
+        {"form": form, "results": results, "older": older, "query": form.cleaned_data.get("q")},
+        status=status,
     )
 
 

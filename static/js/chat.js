@@ -37,6 +37,7 @@ const form = document.getElementById("composer");
 const input = document.getElementById("message-input");
 const sendButton = document.getElementById("send");
 const olderButton = document.getElementById("load-older");
+const newerButton = document.getElementById("load-newer");
 const typingLine = document.getElementById("typing");
 const errorBox = document.getElementById("chat-error-box");
 const errorLine = document.getElementById("chat-error");
@@ -76,6 +77,7 @@ let opening = 0; // which openRoom() call is the latest
 // way: shown after it, if the history was read before them.
 let arriving = null;
 let loadingOlder = false;
+let loadingNewer = false;
 let lastTypingSent = 0;
 
 // Sidebar: rooms, direct messages and their counts --------------------------------
@@ -237,6 +239,7 @@ function countRead(entry, read) {
 function markRead() {
   const entry = current && rooms.get(current.stream);
   if (!entry || document.visibilityState !== "visible" || !nearBottom()) return;
+  if (current.hasNewer) return; // the end on screen is not the room's
   if (entry.unread === 0 && entry.mentions === 0) return;
   const seq = entry.head;
   if (socket.send(current.stream, { type: "chat.read", seq })) countRead(entry, seq);
@@ -331,7 +334,8 @@ function upsert(message) {
     refocus(row, focused);
     return;
   }
-  const stick = nearBottom();
+  // Below a gap (newer messages not loaded yet) the bottom is not the room's end.
+  const stick = nearBottom() && !current?.hasNewer;
   row = element("li", "message");
   row.id = `message-${message.id}`;
   row.tabIndex = -1;
@@ -752,7 +756,7 @@ async function openRoom(url, { push = true, message = null } = {}) {
   arriving = known ? { stream: known.stream, frames: [] } : null;
   let response;
   try {
-    response = await fetch(new URL("history", new URL(url, window.location.href)), {
+    response = await fetch(historyUrl(url), {
       headers: { Accept: "application/json" },
     });
   } catch {
@@ -767,7 +771,16 @@ async function openRoom(url, { push = true, message = null } = {}) {
     return;
   }
   if (push) window.history.pushState({ url }, "", url);
-  show(page, message);
+  show(page, page.at ?? message);
+}
+
+// The room's history as it opens; around one message for an address with ?at=<id>.
+function historyUrl(url) {
+  const address = new URL(url, window.location.href);
+  const history = new URL("history", address);
+  const at = address.searchParams.get("at");
+  if (at) history.searchParams.set("around", at);
+  return history;
 }
 
 function show(page, message) {
@@ -811,6 +824,7 @@ function show(page, message) {
   for (const pending of unsent.values()) if (pending.stream === room.stream) list.append(pending.row);
   renderList();
   olderButton.hidden = !current.hasOlder;
+  setNewer(current, page.messages, page.newer ?? false);
   if (!socket.has(room.stream)) follow(room.stream, page.head);
   renderPresence();
   renderState();
@@ -982,6 +996,36 @@ async function loadOlder() {
   }
 }
 
+// After a jump to a message (?at=) the list may end before the room does: the newer
+// messages come a page at a time, from the last one loaded, as the reader goes down.
+// Live messages still arrive meanwhile; each page fills in before them.
+function setNewer(room, messages, newer) {
+  if (messages.length) room.newest = messages[messages.length - 1].id;
+  room.hasNewer = newer;
+  newerButton.hidden = !newer;
+}
+
+async function loadNewer() {
+  const room = current;
+  if (!room?.hasNewer || loadingNewer) return;
+  loadingNewer = true;
+  try {
+    const response = await fetch(`${room.history}?after=${room.newest}`, {
+      headers: { Accept: "application/json" },
+    });
+    const page = response.ok ? await response.json() : null;
+    if (!page || room !== current) return;
+    // Keep the reader where they were: the page goes below what they are reading.
+    const top = list.scrollTop;
+    for (const message of page.messages) if (!rows.has(message.id)) upsert(message);
+    list.scrollTop = top;
+    setNewer(room, page.messages, page.newer);
+    markRead();
+  } finally {
+    loadingNewer = false;
+  }
+}
+
 // On a narrow screen the sidebar folds behind a button.
 function closeSidebar() {
   root.classList.remove("sidebar-open");
@@ -1038,9 +1082,11 @@ new MutationObserver((changes) => {
 window.setInterval(() => renderList(), 60 * 1000);
 list.addEventListener("scroll", () => {
   if (list.scrollTop < 40) loadOlder();
+  if (nearBottom()) loadNewer();
   markRead();
 });
 olderButton.addEventListener("click", loadOlder);
+newerButton.addEventListener("click", loadNewer);
 document.getElementById("chat-error-dismiss").addEventListener("click", clearError);
 document.addEventListener("visibilitychange", markRead);
 window.addEventListener("focus", markRead);
@@ -1067,5 +1113,5 @@ for (const room of app.sidebar) addRoom(room);
 window.history.replaceState({ url: app.room.url }, "", window.location.href);
 renderNotifyToggle();
 const linked = /^#message-(\d+)$/.exec(window.location.hash);
-show(app, linked ? Number(linked[1]) : null);
+show(app, app.at ?? (linked ? Number(linked[1]) : null));
 socket.start();
