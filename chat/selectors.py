@@ -14,7 +14,7 @@ from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, QueryS
 from django.db.models.expressions import Window
 from django.db.models.functions import Coalesce, RowNumber
 
-from .models import Membership, Mention, Message, Room, RoomEvent
+from .models import Membership, Mention, Message, ReactionToggle, Room, RoomEvent
 from .protocol import RoomEntry, SidebarRoom
 
 PAGE = 50
@@ -234,12 +234,27 @@ def message_list(*, room: Room, before_id: int | None = None, limit: int = PAGE)
     Messages are inserted under the room's lock, so within a room id order is seq order.
     """
     messages = Message.objects.filter(room=room).select_related("author")
+    messages = messages.prefetch_related("reactions")
     if before_id is not None:
         messages = messages.filter(pk__lt=before_id)
     return list(reversed(messages.order_by("-seq")[:limit]))
 
 
 # endregion
+
+
+def reaction_toggle_frame(*, message: Message, user, client_id: str) -> str | None:
+    """The frame of the event `user`'s toggle `client_id` made on the message, if it made one."""
+    return (
+        RoomEvent.objects.filter(
+            room_id=message.room_id,
+            seq__in=ReactionToggle.objects.filter(
+                message=message, user_id=user.pk, client_id=client_id
+            ).values("seq"),
+        )
+        .values_list("frame", flat=True)
+        .first()
+    )
 
 
 def message_frame(*, message: Message) -> str:

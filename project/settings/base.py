@@ -243,6 +243,10 @@ ROOM_CREATE_WINDOW = env_int("ROOM_CREATE_WINDOW", 3600)
 CHAT_UNREAD_IDS = env_int("CHAT_UNREAD_IDS", 200)
 CHAT_MENTIONS_PER_MESSAGE = env_int("CHAT_MENTIONS_PER_MESSAGE", 20)
 CHAT_DIRECT_MEMBERS = env_int("CHAT_DIRECT_MEMBERS", 9)
+# Chat reactions: the emoji a message may be given, and how many reactions (one
+# person's emoji each) a message takes at most, which bounds every frame that shows them.
+CHAT_REACTIONS = env_list("CHAT_REACTIONS", ["👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "✅"])
+CHAT_REACTIONS_PER_MESSAGE = env_int("CHAT_REACTIONS_PER_MESSAGE", 100)
 WEBSOCKET_FLOOD_BURST = env_int("WEBSOCKET_FLOOD_BURST", 60)
 WEBSOCKET_FLOOD_RATE = env_int("WEBSOCKET_FLOOD_RATE", 5)
 
