@@ -216,7 +216,7 @@ LOGGING = {
 # Abuse limits: per user across tabs (chat sends), and per socket (any frame).
 CHAT_SEND_LIMIT = env_int("CHAT_SEND_LIMIT", 10)
 CHAT_SEND_WINDOW = env_int("CHAT_SEND_WINDOW", 10)
-# Edits and deletes together, per user, in the same window.
+# Edits, deletes and reactions together, per user, in the same window.
 CHAT_CHANGE_LIMIT = env_int("CHAT_CHANGE_LIMIT", 20)
 # Sockets open at once: per signed-in user, and per address for anonymous ones.
 SOCKETS_PER_USER = env_int("SOCKETS_PER_USER", 20)
