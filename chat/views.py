@@ -4,6 +4,7 @@ A private or direct room is not found (404) by anyone who is not its member,
 on every page and in its history, as the socket refuses them too.
 """
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
@@ -100,6 +101,7 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "personal_head": user_head,
             "initial": {"messages": messages, "more": len(messages) == PAGE},
             "max_body": MAX_BODY,
+            "reaction_palette": settings.CHAT_REACTIONS,
         },
     )
 
