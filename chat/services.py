@@ -409,11 +409,9 @@ def reaction_toggle(
 ) -> tuple[str, bool]:
     """Add `user`'s `emoji` to a message of the room, or take it back if it is there.
 
-    The change is an event in the room's stream, as an edit is, carrying all
-    the message's reactions: a replay or a resume needs nothing else. It is
-    not a message: no unread count moves, nobody is mentioned. A retry with
-    the same `client_id` changes nothing. Returns the event's frame, and
-    whether this call made it. Counted with edits and deletes (CHAT_CHANGE_LIMIT).
+    Returns the frame of the event that says so, and whether this call made it:
+    a retry with the same `client_id` changes nothing and gets that event.
+    Counted with edits and deletes (CHAT_CHANGE_LIMIT).
     """
     if emoji not in settings.CHAT_REACTIONS:
         raise ValidationError("Pick one of the reactions the room offers.")
@@ -427,30 +425,34 @@ def reaction_toggle(
     try:
         with transaction.atomic():
             seq = stream_claim(room)
+            # A concurrent retry of the same client_id that got here first fails this.
+            ReactionToggle.objects.create(message=message, user=user, client_id=client_id, seq=seq)
             message = Message.objects.select_for_update().get(pk=message.pk, deleted_at=None)
             mine = Reaction.objects.filter(message=message, user_id=user.pk, emoji=emoji)
             if not mine.delete()[0]:
                 _reaction_add(message=message, user=user, emoji=emoji)
-            ReactionToggle.objects.create(message=message, user=user, client_id=client_id, seq=seq)
-            frame = protocol.MessageReactions(
-                seq=seq,
-                id=message.pk,
-                reactions=protocol.Reaction.list_of(message.reactions.all()),
-            ).model_dump()
-            event = stream_append(
-                events=room.events,
-                group=room.group_name,
-                seq=seq,
-                frame=frame,
-                subject_id=message.pk,
-            )
+            return _reactions_log(room, message, seq), True
     except IntegrityError:
-        # A concurrent retry of the same client_id committed first.
         done = selectors.reaction_toggle_frame(message=message, user=user, client_id=client_id)
         if done is None:
             raise
         return done, False
-    return event.frame, True
+
+
+def _reactions_log(room: Room, message: Message, seq: int) -> str:
+    """Append all of the message's reactions, as they now are, to the room's stream as `seq`:
+    a page replaces what it shows, so a replay or a resume needs nothing new."""
+    frame = protocol.MessageReactions(
+        seq=seq, id=message.pk, reactions=protocol.Reaction.list_of(message.reactions.all())
+    )
+    event = stream_append(
+        events=room.events,
+        group=room.group_name,
+        seq=seq,
+        frame=frame.model_dump(),
+        subject_id=message.pk,
+    )
+    return event.frame
 
 
 # endregion
