@@ -1,4 +1,4 @@
-"""Chat rooms, who belongs to them, their messages, mentions and each room's event log.
+"""Chat rooms, who belongs to them, their messages, mentions, reactions and each room's event log.
 
 A member's read position is a room seq (`Membership.read`): unread and mention
 counts are computed from it by the selectors, never stored.
@@ -134,6 +134,61 @@ class Mention(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in message {self.message_id}"
+
+
+class ReactionManager(models.Manager):
+    # Every frame that shows a reaction names its user: one query, prefetched or not.
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().select_related("user")
+
+
+class Reaction(models.Model):
+    """A user's emoji on a message, one of the palette (`CHAT_REACTIONS`)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_reactions"
+    )
+    emoji = models.CharField(max_length=16)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ReactionManager()
+
+    class Meta:
+        # The order people reacted in: a message shows its emoji, and their names, by it.
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "user", "emoji"], name="chat_reaction_message_user_emoji"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.emoji} on message {self.message_id}"
+
+
+class ReactionToggle(models.Model):
+    """A `chat.react` that was carried out, by its `client_id`: a retry of it changes nothing.
+
+    A toggle cannot tell a retry from a second press by the state it finds, so
+    the client_ids it took are kept, as a message keeps the one it was sent with.
+    """
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    client_id = models.CharField(max_length=64)
+    # The seq of the event it made: a retry is answered with that event.
+    seq = models.PositiveBigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "user", "client_id"], name="chat_reactiontoggle_client_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}'s {self.client_id} on message {self.message_id}"
 
 
 class RoomEvent(StreamEventBase):

@@ -31,7 +31,7 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL, Window
 from django.db.models.functions import Coalesce, RowNumber
 
-from .models import Membership, Mention, Message, Room, RoomEvent
+from .models import Membership, Mention, Message, ReactionToggle, Room, RoomEvent
 from .protocol import RoomEntry, SidebarRoom
 
 PAGE = 50
@@ -253,12 +253,27 @@ def message_list(*, room: Room, before_id: int | None = None, limit: int = PAGE)
     Messages are inserted under the room's lock, so within a room id order is seq order.
     """
     messages = Message.objects.filter(room=room).select_related("author__profile")
+    messages = messages.prefetch_related("reactions")
     if before_id is not None:
         messages = messages.filter(pk__lt=before_id)
     return list(reversed(messages.order_by("-seq")[:limit]))
 
 
 # endregion
+
+
+def reaction_toggle_frame(*, message: Message, user, client_id: str) -> str | None:
+    """The frame of the event `user`'s toggle `client_id` made on the message, if it made one."""
+    return (
+        RoomEvent.objects.filter(
+            room_id=message.room_id,
+            seq__in=ReactionToggle.objects.filter(
+                message=message, user_id=user.pk, client_id=client_id
+            ).values("seq"),
+        )
+        .values_list("frame", flat=True)
+        .first()
+    )
 
 
 def message_frame(*, message: Message) -> str:
@@ -274,7 +289,8 @@ def message_around(
     """The messages around message `message_id` of the room, oldest first: up to half of
     `limit` before it, it, and the rest after; with whether there are older and newer ones.
     None when the room has no such message."""
-    messages = Message.objects.filter(room=room).select_related("author")
+    messages = Message.objects.filter(room=room).select_related("author__profile")
+    messages = messages.prefetch_related("reactions")
     if not messages.filter(pk=message_id).exists():
         return None
     older = list(messages.filter(pk__lt=message_id).order_by("-seq")[: limit // 2 + 1])
@@ -288,7 +304,8 @@ def message_list_after(
 ) -> tuple[list[Message], bool]:
     """Up to `limit` messages after message `after_id`, oldest first, and whether there
     are more after them."""
-    messages = Message.objects.filter(room=room, pk__gt=after_id).select_related("author")
+    messages = Message.objects.filter(room=room, pk__gt=after_id)
+    messages = messages.select_related("author__profile").prefetch_related("reactions")
     page = list(messages.order_by("seq")[: limit + 1])
     return page[:limit], len(page) > limit
 

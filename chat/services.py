@@ -26,7 +26,7 @@ from streams.revocation import subscriptions_revoke
 from streams.text import slug_create, text_clean
 
 from . import protocol, selectors
-from .models import Membership, Mention, Message, Room
+from .models import Membership, Mention, Message, Reaction, ReactionToggle, Room
 
 # Slugs a room may not take: they are the addresses of the chat's own pages.
 RESERVED_SLUGS = frozenset({"dm", "search"})
@@ -385,15 +385,83 @@ def message_delete(*, room: Room, message_id: int, by) -> Message:
         message.body = ""
         message.html = ""
         message.save(update_fields=["deleted_at", "body", "html"])
-        # A replay must not bring the deleted text back.
+        # Its reactions go with it.
+        message.reactions.all().delete()
+        # A replay must not bring the deleted text back, nor who reacted to it.
+        events = room.events.all()
+        reactions = protocol.MessageReactions.model_fields["type"].default
         stream_redact(
-            room.events.all(),
+            events.exclude(type=reactions),
             subject_id=message.pk,
             field="message",
             value=protocol.Message.of(message).model_dump(),
         )
+        stream_redact(
+            events.filter(type=reactions), subject_id=message.pk, field="reactions", value=[]
+        )
         _log(message, seq, protocol.MessageDeleted)
     return message
+
+
+# region: reaction-toggle
+def reaction_toggle(
+    *, room: Room, user, message_id: int, emoji: str, client_id: str
+) -> tuple[str, bool]:
+    """Add `user`'s `emoji` to a message of the room, or take it back if it is there.
+
+    Returns the frame of the event that says so, and whether this call made it:
+    a retry with the same `client_id` changes nothing and gets that event.
+    Counted with edits and deletes (CHAT_CHANGE_LIMIT).
+    """
+    if emoji not in settings.CHAT_REACTIONS:
+        raise ValidationError("Pick one of the reactions the room offers.")
+    message = Message.objects.get(pk=message_id, room=room, deleted_at__isnull=True)
+    if not selectors.room_readable(room=room, user=user):
+        raise PermissionDenied("Only the room's members can react in it.")
+    done = selectors.reaction_toggle_frame(message=message, user=user, client_id=client_id)
+    if done is not None:
+        return done, False
+    _count_change(user)
+    try:
+        with transaction.atomic():
+            seq = stream_claim(room)
+            # A concurrent retry of the same client_id that got here first fails this.
+            ReactionToggle.objects.create(message=message, user=user, client_id=client_id, seq=seq)
+            message = Message.objects.select_for_update().get(pk=message.pk, deleted_at=None)
+            mine = Reaction.objects.filter(message=message, user_id=user.pk, emoji=emoji)
+            if not mine.delete()[0]:
+                _reaction_add(message=message, user=user, emoji=emoji)
+            return _reactions_log(room, message, seq), True
+    except IntegrityError:
+        done = selectors.reaction_toggle_frame(message=message, user=user, client_id=client_id)
+        if done is None:
+            raise
+        return done, False
+
+
+def _reactions_log(room: Room, message: Message, seq: int) -> str:
+    """Append all of the message's reactions, as they now are, to the room's stream as `seq`:
+    a page replaces what it shows, so a replay or a resume needs nothing new."""
+    frame = protocol.MessageReactions(
+        seq=seq, id=message.pk, reactions=protocol.Reaction.list_of(message.reactions.all())
+    )
+    event = stream_append(
+        events=room.events,
+        group=room.group_name,
+        seq=seq,
+        frame=frame.model_dump(),
+        subject_id=message.pk,
+    )
+    return event.frame
+
+
+# endregion
+
+
+def _reaction_add(*, message: Message, user, emoji: str) -> None:
+    if message.reactions.count() >= settings.CHAT_REACTIONS_PER_MESSAGE:
+        raise ValidationError("This message has all the reactions it can take.")
+    Reaction.objects.create(message=message, user=user, emoji=emoji)
 
 
 def typing_announce(*, room: Room, user) -> None:

@@ -75,6 +75,20 @@ class RoomStream(Stream):
             room=self.room, message_id=id, by=self.user
         )
 
+    async def command_chat_react(
+        self,
+        reply: Reply,
+        id: int,  # noqa: A002
+        emoji: str,
+        client_id: str,
+    ) -> None:
+        """Toggle a reaction; a retried `client_id` gets its event back, to this socket only."""
+        frame, made = await database_sync_to_async(services.reaction_toggle)(
+            room=self.room, user=self.user, message_id=id, emoji=emoji, client_id=client_id
+        )
+        if not made:
+            await reply(frame)
+
     async def command_chat_typing(self, reply: Reply) -> None:
         await database_sync_to_async(services.typing_announce)(room=self.room, user=self.user)
 

@@ -104,6 +104,7 @@ def room_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "initial": _initial(room, request.GET.get("at")),
             "max_body": MAX_BODY,
             "search_max": settings.CHAT_SEARCH_QUERY_MAX,
+            "reaction_palette": settings.CHAT_REACTIONS,
         },
     )
 

@@ -46,14 +46,16 @@ ERROR_CODES: dict[ErrorCode, str] = {
     ),
     "invalid_frame": (
         "Not an object; no string `type`; a missing field, a field of the wrong type, an unknown"
-        " field, a blank body; a binary frame; nesting deeper than any frame has; text with a NUL"
-        " or an unpaired surrogate. Do not send it again as it is."
+        " field, a blank body; an emoji not in the palette, or one reaction too many on a message;"
+        " a binary frame; nesting deeper than any frame has; text with a NUL or an unpaired"
+        " surrogate. Do not send it again as it is."
     ),
     "unknown_type": "A `type` this socket does not speak.",
     "too_long": "A text over its length limit, where a field says so (a chat message's body).",
     "rate_limited": (
-        "Over a per-user limit (sends; edits and deletes), counted across all of the user's tabs"
-        " and server processes (kept in the shared cache). Nothing was written; retry later."
+        "Over a per-user limit (sends; edits, deletes and reactions), counted across all of the"
+        " user's tabs and server processes (kept in the shared cache). Nothing was written;"
+        " retry later."
     ),
     "not_allowed": (
         "Editing someone else's message; deleting it without being staff. On a liveblog socket:"

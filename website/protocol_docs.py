@@ -266,6 +266,7 @@ def sections() -> dict[str, str]:
         "chat-client": _own_frames(chat.CLIENT),
         "chat-server": _own_frames(chat.SERVER),
         "chat-message": _object(chat.Message),
+        "chat-reaction": _object(chat.Reaction),
         "personal-frames": _own_frames(chat.PERSONAL),
         "chat-room-entry": _object(chat.RoomEntry),
         "chat-sidebar-room": _object(chat.SidebarRoom, beyond=chat.RoomEntry),

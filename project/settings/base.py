@@ -240,7 +240,7 @@ LOGGING = {
 # Abuse limits: per user across tabs (chat sends), and per socket (any frame).
 CHAT_SEND_LIMIT = env_int("CHAT_SEND_LIMIT", 10)
 CHAT_SEND_WINDOW = env_int("CHAT_SEND_WINDOW", 10)
-# Edits and deletes together, per user, in the same window.
+# Edits, deletes and reactions together, per user, in the same window.
 CHAT_CHANGE_LIMIT = env_int("CHAT_CHANGE_LIMIT", 20)
 # Sockets open at once: per signed-in user, and per address for anonymous ones.
 SOCKETS_PER_USER = env_int("SOCKETS_PER_USER", 20)
@@ -273,6 +273,10 @@ CHAT_SEARCH_QUERY_MAX = env_int("CHAT_SEARCH_QUERY_MAX", 200)
 CHAT_SEARCH_RESULTS = env_int("CHAT_SEARCH_RESULTS", 20)
 CHAT_SEARCH_LIMIT = env_int("CHAT_SEARCH_LIMIT", 30)
 CHAT_SEARCH_WINDOW = env_int("CHAT_SEARCH_WINDOW", 60)
+# Chat reactions: the emoji a message may be given, and how many reactions (one
+# person's emoji each) a message takes at most, which bounds every frame that shows them.
+CHAT_REACTIONS = env_list("CHAT_REACTIONS", ["👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "✅"])
+CHAT_REACTIONS_PER_MESSAGE = env_int("CHAT_REACTIONS_PER_MESSAGE", 100)
 WEBSOCKET_FLOOD_BURST = env_int("WEBSOCKET_FLOOD_BURST", 60)
 WEBSOCKET_FLOOD_RATE = env_int("WEBSOCKET_FLOOD_RATE", 5)
 

@@ -289,6 +289,7 @@ function fillRow(row, message) {
   }
   row.classList.toggle("mentions-me", body.querySelector("a.mention.me") !== null);
   row.append(meta, body);
+  if (!message.deleted) row.append(reactionBar(message));
 }
 
 // The text says the date too once it is not today (but for a continued
@@ -587,6 +588,155 @@ function confirms(frame) {
   return asked.delete(frame.message.id);
 }
 
+// Reactions ------------------------------------------------------------------------
+
+// The emoji a message can be given (CHAT_REACTIONS). Tests and styles find a
+// reaction by its data-emoji, never by how its glyph looks.
+const reactionPalette = fromPage("chat-reaction-palette");
+const reactedOn = new Set(); // ids of messages this page toggled a reaction on since the last error
+let openPalette = null; // { popup, opener } while the palette of one message is open
+
+// Under a message: a toggle button per emoji given (pressed when one of them is
+// this user's), then the button that opens the palette.
+function reactionBar(message) {
+  const bar = element("div", "reactions");
+  bar.setAttribute("role", "group");
+  bar.setAttribute("aria-label", "Reactions");
+  const given = element("span", "reaction-list");
+  renderReactions(given, message.id, message.reactions ?? []);
+  const add = element("button", "reaction-add", "+");
+  add.type = "button";
+  add.title = "Add reaction";
+  add.setAttribute("aria-label", "Add reaction");
+  add.setAttribute("aria-haspopup", "true");
+  add.setAttribute("aria-expanded", "false");
+  add.addEventListener("click", () => togglePalette(add, message.id));
+  bar.append(given, add);
+  return bar;
+}
+
+function reactedBy(users) {
+  return users.map((name) => (name === me ? "you" : name)).join(", ");
+}
+
+// The buttons of `reactions`, updated in place: one that keeps its emoji is the
+// same element, so a keyboard user who pressed it keeps the focus on it.
+function renderReactions(given, id, reactions) {
+  const focused = given.contains(document.activeElement) ? document.activeElement : null;
+  const old = new Map([...given.children].map((node) => [node.dataset.emoji, node]));
+  let at = given.firstElementChild;
+  for (const { emoji, count, users } of reactions) {
+    let node = old.get(emoji);
+    old.delete(emoji);
+    if (!node) {
+      node = element("button", "reaction");
+      node.type = "button";
+      node.dataset.emoji = emoji;
+      node.append(element("span", "reaction-emoji", emoji), element("span", "reaction-count"));
+      node.addEventListener("click", () => react(id, emoji));
+    }
+    node.setAttribute("aria-pressed", String(users.includes(me)));
+    node.querySelector(".reaction-count").textContent = String(count);
+    node.title = `${reactedBy(users)} reacted with ${emoji}`;
+    if (node === at) at = at.nextElementSibling;
+    else given.insertBefore(node, at);
+  }
+  for (const gone of old.values()) gone.remove();
+  // A button that moved keeps the focus; when its emoji is gone, "Add reaction" takes it.
+  if (focused && !focused.isConnected) given.nextElementSibling?.focus();
+  else if (focused && document.activeElement !== focused) focused.focus();
+}
+
+function showReactions(frame) {
+  const given = rows.get(frame.id)?.querySelector(".reaction-list");
+  if (given) renderReactions(given, frame.id, frame.reactions);
+}
+
+// Called with each chat.reactions of a room, once, in seq order.
+function reactionsEvent(stream, frame) {
+  // Its seq moves the head the read position goes up to; it is no message, so
+  // it counts as nothing unread.
+  const entry = rooms.get(stream);
+  if (entry) count(entry, frame);
+  if (arriving?.stream === stream) arriving.frames.push(frame);
+  if (current?.stream !== stream) return;
+  if (reactedOn.delete(frame.id)) clearError();
+  // The history the room was opened with already shows them as they are now.
+  if (frame.seq > current.shown) showReactions(frame);
+}
+
+function react(id, emoji) {
+  const frame = { type: "chat.react", id, emoji, client_id: clientId() };
+  if (current && !current.gone && socket.send(current.stream, frame)) reactedOn.add(id);
+  else showError("Not connected: the reaction was not sent.");
+}
+
+function togglePalette(opener, id) {
+  const wasOpen = openPalette?.opener === opener;
+  closePalette(false);
+  if (!wasOpen) showPalette(opener, id);
+}
+
+// The palette: a button per emoji; arrow keys move between them, Escape closes
+// it, and the focus goes back to the button that opened it.
+function showPalette(opener, id) {
+  const popup = element("div", "reaction-palette");
+  popup.setAttribute("role", "group");
+  popup.setAttribute("aria-label", "Pick a reaction");
+  const mine = new Set(
+    [...(opener.parentElement?.querySelectorAll(".reaction[aria-pressed=true]") ?? [])].map((n) => n.dataset.emoji),
+  );
+  for (const emoji of reactionPalette) {
+    const choice = element("button", "reaction-choice", emoji);
+    choice.type = "button";
+    choice.dataset.emoji = emoji;
+    choice.title = mine.has(emoji) ? `Take back ${emoji}` : `React with ${emoji}`;
+    choice.setAttribute("aria-label", choice.title);
+    choice.addEventListener("click", () => {
+      closePalette(true);
+      react(id, emoji);
+    });
+    popup.append(choice);
+  }
+  popup.addEventListener("keydown", (event) => {
+    const choices = [...popup.children];
+    const at = choices.indexOf(document.activeElement);
+    if (event.key === "Escape") {
+      event.preventDefault();
+      event.stopPropagation();
+      closePalette(true);
+    } else if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
+      event.preventDefault();
+      const step = event.key === "ArrowRight" ? 1 : -1;
+      choices[(at + step + choices.length) % choices.length].focus();
+    }
+  });
+  // The focus leaving it for another element (Tab past its end) closes it.
+  popup.addEventListener("focusout", (event) => {
+    const to = event.relatedTarget;
+    if (to && !popup.contains(to) && to !== opener) closePalette(false);
+  });
+  opener.setAttribute("aria-expanded", "true");
+  opener.after(popup);
+  openPalette = { popup, opener };
+  popup.firstElementChild?.focus();
+}
+
+// So does a click anywhere else (a click need not move the focus).
+document.addEventListener("pointerdown", (event) => {
+  if (!openPalette || openPalette.popup.contains(event.target) || openPalette.opener.contains(event.target)) return;
+  closePalette(false);
+});
+
+function closePalette(refocus) {
+  if (!openPalette) return;
+  const { popup, opener } = openPalette;
+  openPalette = null;
+  popup.remove();
+  opener.setAttribute("aria-expanded", "false");
+  if (refocus && opener.isConnected) opener.focus();
+}
+
 // Streams --------------------------------------------------------------------------
 
 // Every room the page shows or counts is one stream on the tab's socket.
@@ -601,6 +751,10 @@ function follow(stream, seq) {
 }
 
 function roomEvent(stream, frame) {
+  if (frame.type === "chat.reactions") {
+    reactionsEvent(stream, frame);
+    return;
+  }
   const message = frame.message;
   const pending = unsent.get(message.client_id);
   const mine = frame.type === "chat.message" && message.author === me && pending?.stream === stream;
@@ -817,7 +971,11 @@ function show(page, message) {
   list.replaceChildren();
   for (const item of page.messages) upsert(item);
   if (arriving?.stream === room.stream) {
-    for (const frame of arriving.frames) if (frame.seq > page.head) upsert(frame.message);
+    for (const frame of arriving.frames) {
+      if (frame.seq <= page.head) continue;
+      if (frame.type === "chat.reactions") showReactions(frame);
+      else upsert(frame.message);
+    }
   }
   arriving = null;
   const divider = showDivider(page.messages, page.read, unreadIds);

@@ -127,6 +127,7 @@ def test_a_message_frame_carries_exactly_its_fields_in_order(make_room, make_use
         "created_at": message.created_at.isoformat(),
         "edited_at": None,
         "deleted": False,
+        "reactions": [],
     }
     assert created.frame == encode({"type": "chat.message", "seq": 1, "message": shown})
     edited = shown | {"body": "hi", "html": "<p>hi</p>", "edited_at": message.edited_at.isoformat()}
@@ -149,6 +150,7 @@ def test_a_deleted_message_keeps_its_fields_and_its_earlier_frames_say_so(make_r
         "created_at": message.created_at.isoformat(),
         "edited_at": None,
         "deleted": True,
+        "reactions": [],
     }
     created, deleted = RoomEvent.objects.filter(room=room).order_by("seq")
     assert created.frame == encode({"type": "chat.message", "seq": 1, "message": shown})
