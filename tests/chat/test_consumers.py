@@ -299,6 +299,10 @@ async def test_presence_counts_people_not_tabs(connect, make_user, make_room):
     assert await first_presence(a1, "bob") == {
         "type": "presence",
         "users": ["ann", "bob"],
+        "people": [
+            {"username": "ann", "name": "ann", "colour": ann.pk % 12},
+            {"username": "bob", "name": "bob", "colour": bob.pk % 12},
+        ],
         "count": 2,
     }
     # One of ann's tabs closes and she is still there: so says the first frame
@@ -312,6 +316,7 @@ async def test_presence_counts_people_not_tabs(connect, make_user, make_room):
     assert await first_presence(b, "cat", listed=False) == {
         "type": "presence",
         "users": ["bob"],
+        "people": [{"username": "bob", "name": "bob", "colour": bob.pk % 12}],
         "count": 1,
     }
     await b.close()

@@ -7,6 +7,7 @@ import pytest
 from liveblog import services
 from liveblog.models import EDITORS, READERS, LiveblogEvent
 from liveblog.protocol import CLIENT, EDITOR_SERVER, READER_SERVER
+from people.services import profile_update
 from streams.broadcast import encode
 from streams.schemas import ProtocolError
 
@@ -22,10 +23,13 @@ def frames(liveblog, audience: str) -> list[str]:
 
 
 def test_a_post_frame_carries_exactly_what_each_audience_sees_in_order(liveblog, editor):
+    profile_update(user=editor, display_name="Ed Murrow")
     post = services.post_create(liveblog=liveblog, by=editor, body="Go **now**", key_event=True)
     seen = {
         "id": post.pk,
         "author": "ed",
+        "author_name": "Ed Murrow",
+        "author_colour": editor.pk % 12,
         "html": "<p>Go <strong>now</strong></p>",
         "summary": "Go now",
         "published_at": post.published_at.isoformat(),
