@@ -11,10 +11,10 @@ import pytest
 
 CSS = (Path(__file__).resolve().parents[2] / "static" / "css" / "site.css").read_text()
 DARK = "@media (prefers-color-scheme: dark)"
-VARIABLE = re.compile(r"--([a-z-]+):\s*(#[0-9a-fA-F]{3,8}|rgba?\([^)]*\))")
+VARIABLE = re.compile(r"--([a-z0-9-]+):\s*(#[0-9a-fA-F]{3,8}|rgba?\([^)]*\))")
 RULE = re.compile(r"([^{}]+)\{([^{}]*)\}")
-TEXT = re.compile(r"(?<![-\w])color:\s*var\(--([a-z-]+)\)")
-BACKGROUND = re.compile(r"background(?:-color)?:\s*var\(--([a-z-]+)\)")
+TEXT = re.compile(r"(?<![-\w])color:\s*var\(--([a-z0-9-]+)\)")
+BACKGROUND = re.compile(r"background(?:-color)?:\s*var\(--([a-z0-9-]+)\)")
 # What text with a colour of its own and no background of its own may sit on.
 SURFACES = ["bg", "card", "hover", "highlight-bg", "code-bg"]
 
@@ -69,6 +69,7 @@ def text_pairs() -> set[tuple[str, str]]:
 def test_the_stylesheet_makes_text_pairs_to_check():
     assert ("on-strong", "danger") in text_pairs()
     assert ("muted", "card") in text_pairs()
+    assert ("avatar-fg", "avatar-11") in text_pairs()
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
@@ -95,7 +96,7 @@ def test_the_focus_ring_stands_out_at_3_to_1_on_the_page_and_on_cards(theme):
 def test_every_colour_is_a_variable_set_in_both_themes():
     rules = CSS[CSS.index("}\n}", CSS.index(DARK)) :]
     light, dark = dict(VARIABLE.findall(light_block())), dict(VARIABLE.findall(dark_block()))
-    used = set(re.findall(r"var\(--([a-z-]+)\)", CSS))
+    used = set(re.findall(r"var\(--([a-z0-9-]+)\)", CSS))
 
     assert re.findall(r"#[0-9a-fA-F]{3,8}\b|rgba?\(", rules) == []
     assert set(dark) == set(light)
