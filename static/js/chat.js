@@ -107,7 +107,9 @@ function renderEntry(entry) {
     link.href = entry.url;
     link.append(element("span", "room-link-name", entry.name));
     if (entry.kind === "private") link.append(element("span", "room-kind", "private"));
-    link.append(element("span", "badge unread-badge"), element("span", "badge mention-badge"));
+    const badges = [element("span", "badge unread-badge"), element("span", "badge mention-badge")];
+    for (const badge of badges) badge.setAttribute("aria-hidden", "true");
+    link.append(...badges, element("span", "visually-hidden room-link-counts"));
     link.addEventListener("click", (event) => {
       if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
       event.preventDefault();
@@ -123,11 +125,13 @@ function renderEntry(entry) {
   const mentions = link.querySelector(".mention-badge");
   mentions.textContent = `@${entry.mentions}`;
   mentions.hidden = entry.mentions === 0;
+  // The link is named by its own text, so what a voice user sees is what they can
+  // say; a screen reader reads these words instead of the bare numbers.
   const counts = [
     entry.unread && `${entry.unread} unread`,
     entry.mentions && `${entry.mentions} mentioning you`,
-  ];
-  link.setAttribute("aria-label", [entry.name, ...counts.filter(Boolean)].join(", "));
+  ].filter(Boolean);
+  link.querySelector(".room-link-counts").textContent = counts.length ? `, ${counts.join(", ")}` : "";
   if (current?.stream === entry.stream) link.setAttribute("aria-current", "page");
   else link.removeAttribute("aria-current");
 }
