@@ -67,5 +67,7 @@ def test_every_avatar_colour_has_its_initials_at_4_5_to_1_in_both_themes():
             ratio = _contrast(_expand(found["fg"]), _expand(found[str(colour)]))
             assert ratio >= 4.5, (colour, ratio)
     for colour in range(COLOURS):
-        rule = f".avatar-c{colour} {{ color: var(--avatar-fg); background: var(--avatar-{colour}); }}"
+        rule = (
+            f".avatar-c{colour} {{ color: var(--avatar-fg); background: var(--avatar-{colour}); }}"
+        )
         assert rule in css
