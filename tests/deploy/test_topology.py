@@ -94,8 +94,8 @@ def test_two_people_on_different_replicas_chat_and_share_presence(topology, open
     alice, a = on_replica(topology, lambda: wait_live(open_page("/chat/lobby/", "alice")))
     bob, b = on_other_replica(topology, lambda: wait_live(open_page("/chat/lobby/", "bob")), a)
     assert a != b
-    expect(alice.locator("#presence li")).to_have_text(["alice (you)", "bob"])
-    expect(bob.locator("#presence li")).to_have_text(["alice", "bob (you)"])
+    expect(alice.locator("#presence li")).to_have_text(["Alice Martin (you)", "Bob Okafor"])
+    expect(bob.locator("#presence li")).to_have_text(["Alice Martin", "Bob Okafor (you)"])
     say(alice, "Hello from one replica")
     expect(bob.locator(ROWS).last).to_contain_text("Hello from one replica")
     say(bob, "And hello from the other")
