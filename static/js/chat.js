@@ -265,6 +265,7 @@ function fillRow(row, message) {
   row.replaceChildren();
   row.dataset.id = message.id;
   row.dataset.author = message.author;
+  row.dataset.authorName = message.author_name;
   row.dataset.createdAt = message.created_at;
   row.dataset.body = message.body;
   row.classList.toggle("deleted", message.deleted);
@@ -462,7 +463,7 @@ function onListKey(event) {
 // Each new message from someone else is said once by a screen reader: the log
 // itself is not a live region, so neither a room's history nor an older page is.
 function announce(row) {
-  const text = `${row.dataset.author}: ${row.querySelector(".message-body").textContent}`;
+  const text = `${row.dataset.authorName}: ${row.querySelector(".message-body").textContent}`;
   announcer.append(element("p", "", text));
   while (announcer.childElementCount > ANNOUNCED_KEPT) announcer.firstElementChild.remove();
 }

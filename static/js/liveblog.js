@@ -15,6 +15,8 @@ const MINUTE_MS = 60 * 1000;
 const QUIET_STATES = new Set(["connecting", "live"]);
 // The reader is "reading" once the top of the timeline has scrolled this far out of view.
 const READING_OFFSET_PX = 40;
+// How many of the latest announcements stay in the live region.
+const ANNOUNCED_KEPT = 5;
 
 const root = document.getElementById("liveblog");
 const isEditor = root.dataset.editor === "true";
@@ -26,6 +28,7 @@ const keyBox = document.getElementById("key-events-box");
 const keyList = document.getElementById("key-events");
 const draftList = document.getElementById("drafts");
 const banner = document.getElementById("new-updates");
+const announcer = document.getElementById("announcer");
 const stateLine = document.getElementById("connection-state");
 const readerCount = document.getElementById("reader-count");
 const olderLink = document.getElementById("load-older");
@@ -252,6 +255,7 @@ function layout(id, arriving = false) {
   const inTimeline = published && !beyondLoaded(post);
   const isNew = arriving && inTimeline && !document.getElementById(`post-${id}`);
   if (isNew && reading()) held.add(id);
+  if (isNew) announce(post);
   if (!inTimeline) held.delete(id);
   if (!editing.has(id)) {
     if (isEditor) place(draftList, `post-${id}`, post && !published ? post : null, draftOrder);
@@ -259,6 +263,12 @@ function layout(id, arriving = false) {
   }
   place(pinnedList, `pinned-${id}`, published && post.pinned ? post : null, newerFirst);
   placeKeyEvent(id, published && post.key_event ? post : null);
+}
+
+// Said once, as the post arrives, whether it goes straight in or waits behind the banner.
+function announce(post) {
+  announcer.append(element("p", "", post.summary ? `New update: ${post.summary}` : "New update"));
+  while (announcer.childElementCount > ANNOUNCED_KEPT) announcer.firstElementChild.remove();
 }
 
 function refreshChrome() {

@@ -418,3 +418,38 @@ def test_a_scheduled_post_reaches_an_open_page_on_time_on_the_embedded_default(
     )
     # Well inside the page's 20 s keep-alive, which alone would bring it otherwise.
     expect(row(reader, "On the hour")).to_have_count(1, timeout=10_000)
+
+
+# The text of every region a screen reader speaks from when it changes.
+LIVE_REGIONS = """() => [...document.querySelectorAll([
+  '[aria-live]:not([aria-live="off"])',
+  '[role="log"]:not([aria-live="off"])',
+  '[role="status"]',
+  '[role="alert"]',
+].join(", "))].map(node => node.textContent)"""
+
+
+def test_each_new_update_is_announced_once_and_older_ones_never(open_page, coverage, editor):
+    for n in range(1, PAGE + 3):
+        off_loop(post_create, liveblog=coverage, by=editor, body=f"Earlier update {n}.")
+    path = coverage.get_absolute_url()
+    desk = open_page(path, editor)
+    reader = open_page(path, viewport={"width": 900, "height": 600})
+    reader.get_by_role("link", name="Load older updates").click()
+    expect(row(reader, "Earlier update 1.")).to_have_count(1)
+    assert not [text for text in reader.evaluate(LIVE_REGIONS) if "Earlier" in text]
+
+    # At the top the update goes straight in; further down it waits behind the
+    # banner. Either way it is said once, and the banner's count is not said.
+    reader.evaluate("window.scrollTo(0, 0)")
+    publish(desk, "Kick-off")
+    expect(row(reader, "Kick-off")).to_have_count(1)
+    expect(reader.locator("#announcer > p")).to_have_text(["New update: Kick-off"])
+    reader.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    publish(desk, "Goal!")
+    expect(reader.locator("#new-updates")).to_have_text("1 new update")
+    expect(reader.locator("#announcer > p")).to_have_text(
+        ["New update: Kick-off", "New update: Goal!"]
+    )
+    spoken = [text for text in reader.evaluate(LIVE_REGIONS) if "Goal" in text or "new upd" in text]
+    assert spoken == ["New update: Kick-offNew update: Goal!"]
