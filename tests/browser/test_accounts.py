@@ -134,6 +134,7 @@ def test_changing_the_password_signs_out_the_other_browser(
         pages.append(wait_live(page))
     laptop, phone = pages
 
+    laptop.get_by_role("navigation", name="Main").locator(".whoami a").click()
     laptop.get_by_role("link", name="Change password").click()
     laptop.get_by_label("Old password").fill(password)
     laptop.get_by_label("New password", exact=True).fill(PASSWORD)
