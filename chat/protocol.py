@@ -21,7 +21,8 @@ from streams.schemas import (
     Head,
     Ping,
     Pong,
-    PresenceNames,
+    PresenceDiff,
+    PresenceState,
     Protocol,
     Ready,
     Schema,
@@ -212,7 +213,8 @@ SERVER = Protocol(
     UserTyping,
     Pong,
     Ready,
-    PresenceNames,
+    PresenceState,
+    PresenceDiff,
     Error,
 )
 

@@ -32,16 +32,21 @@ def person_card(*, user: AbstractBaseUser) -> Card:
 
 def person_cards(*, user_ids: Iterable[int]) -> list[Card]:
     """The cards of these users, in one query, by display name (or username) then username."""
+    cards = person_cards_by_id(user_ids=user_ids).values()
+    return sorted(cards, key=lambda card: (card.name.casefold(), card.username))
+
+
+def person_cards_by_id(*, user_ids: Iterable[int]) -> dict[int, Card]:
+    """The cards of these users by user id, in one query."""
     rows = (
         get_user_model()
         ._default_manager.filter(pk__in=list(user_ids))
         .values_list("pk", "username", "profile__display_name")
     )
-    cards = [
-        card_of(user_id=pk, username=username, display_name=display_name or "")
+    return {
+        pk: card_of(user_id=pk, username=username, display_name=display_name or "")
         for pk, username, display_name in rows
-    ]
-    return sorted(cards, key=lambda card: (card.name.casefold(), card.username))
+    }
 
 
 def person_get(*, username: str) -> AbstractBaseUser | None:

@@ -35,7 +35,7 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, cast
 
@@ -45,13 +45,19 @@ from channels.layers import BaseChannelLayer
 from django.conf import settings
 
 from . import presence
-from .broadcast import channel_layer, tag
+from .broadcast import channel_layer, encode, tag
 from .revocation import CLOSE_SESSION_ENDED, REVOKE, UNSUBSCRIBE, sessions_ended
 
 logger = logging.getLogger(__name__)
 
 # How long presence changes gather before one announcement goes out.
 PRESENCE_COALESCE = 0.25
+
+# The layer message carrying a presence.diff frame to every hub of a stream.
+PRESENCE_DIFF = "presence.diff"
+
+# How many group renewals a heartbeat has in flight at once.
+RENEW_AT_ONCE = 50
 
 # Sent to every socket of a hub whose channel layer fails: reconnect later, and resume.
 CLOSE_UNAVAILABLE = 4503
@@ -122,6 +128,17 @@ class Member:
     announced: bool = True
 
 
+@dataclass(eq=False)
+class PresenceChange:
+    """What changed on one named stream since the hub's last flush."""
+
+    # ref -> user id of the sockets that joined; refs of those that left.
+    joins: dict[str, int] = field(default_factory=dict)
+    leaves: set[str] = field(default_factory=set)
+    # This process's members that joined: each is sent the stream's state.
+    newcomers: set[Member] = field(default_factory=set)
+
+
 class SingleFlight:
     """Run each keyed coroutine once: callers that arrive meanwhile await the same outcome.
 
@@ -161,6 +178,10 @@ class Hub:
         # Presence: stream -> this process's members on it; streams to announce.
         self.present: dict[str, set[Member]] = {}
         self.dirty: dict[str, bool] = {}
+        # Streams that show names: what changed since the last flush; the members
+        # still to be told the whole set, with the diffs that reached them first.
+        self.changes: dict[str, PresenceChange] = {}
+        self.awaiting: dict[Member, list[dict[str, Any]]] = {}
         self.flushing: asyncio.Task[None] | None = None
         self.tasks: list[asyncio.Task[None]] = []
         # Whether the receive loop's last attempt failed (see Health below).
@@ -225,6 +246,8 @@ class Hub:
                 await self._revoke(members, message["code"], message.get("session"))
             elif message.get("type") == UNSUBSCRIBE:
                 await self._unsubscribe(members, message["stream"])
+            elif message.get("type") == PRESENCE_DIFF:
+                await self._presence_diff(members, message)
             else:
                 await self._deliver(members, message)
 
@@ -353,15 +376,28 @@ class Hub:
 
     # Presence -----------------------------------------------------------------------
 
-    async def present_join(self, *members: Member) -> None:
-        """Count each member's socket on its presence stream (one write for them all)."""
-        await presence.presence_join(
-            [(member.presence, member.socket_id, member.user) for member in members]
-        )
+    async def present_join(self, *members: Member, stored: bool = False) -> None:
+        """Count each member's socket on its presence stream (one write for them all; none if
+        `stored`: their rows are written already)."""
+        if not stored:
+            await presence.presence_join(
+                [(member.presence, member.socket_id, member.user) for member in members]
+            )
         for member in members:
             self.present.setdefault(member.presence, set()).add(member)
-            if member.announced:
-                self.announce(member.presence, member.names)
+            if not member.announced:
+                continue
+            if not member.names:
+                self.announce(member.presence, False)
+                continue
+            change = self.changes.setdefault(member.presence, PresenceChange())
+            # Told the whole set at the next flush; the diffs meanwhile wait for it.
+            change.newcomers.add(member)
+            self.awaiting[member] = []
+            if member.user is not None:
+                ref = presence.presence_ref(member.socket_id)
+                change.joins[ref] = member.user.pk
+            self._flush_soon()
 
     async def present_leave(self, *members: Member) -> None:
         """Stop counting each member's socket on its presence stream (one write for them all)."""
@@ -369,28 +405,116 @@ class Hub:
             sockets = self.present.get(member.presence)
             if sockets is not None:
                 sockets.discard(member)
+            self.awaiting.pop(member, None)
         await presence.presence_leave_all([(m.presence, m.socket_id) for m in members])
         for member in members:
-            if member.announced:
-                self.announce(member.presence, member.names)
+            if member.announced and member.names:
+                self._left(member.presence, presence.presence_ref(member.socket_id))
+            elif member.announced:
+                self.announce(member.presence, False)
+
+    def _left(self, stream: str, ref: str) -> None:
+        change = self.changes.setdefault(stream, PresenceChange())
+        change.joins.pop(ref, None)
+        change.leaves.add(ref)
+        change.newcomers = {m for m in change.newcomers if m in self.awaiting}
+        self._flush_soon()
 
     def announce(self, stream: str, names: bool) -> None:
-        """Send `stream`'s presence soon, together with whatever else changes meanwhile."""
-        self.dirty[stream] = names
+        """Send `stream`'s presence soon, together with whatever else changes meanwhile.
+
+        A stream that shows names is told what changed; one that shows a count, the count.
+        """
+        if names:
+            self.changes.setdefault(stream, PresenceChange())
+        else:
+            self.dirty[stream] = False
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
         if self.flushing is None or self.flushing.done():
             self.flushing = asyncio.create_task(self._flush())
 
     async def _flush(self) -> None:
         # Until nothing is left: a change made while announcing is announced in
         # the next round, since announce() starts no second flush meanwhile.
-        while self.dirty:
+        while self.dirty or self.changes:
             await asyncio.sleep(PRESENCE_COALESCE)
             dirty, self.dirty = self.dirty, {}
-            for stream, names in dirty.items():
+            changes, self.changes = self.changes, {}
+            for stream in dirty:
                 try:
-                    await presence.presence_announce(self.layer, stream=stream, names=names)
+                    await presence.presence_announce(self.layer, stream=stream)
                 except Exception:
                     logger.exception("hub: announcing presence on %s failed", stream)
+            if changes:
+                try:
+                    await self._announce_changes(changes)
+                except Exception:
+                    logger.exception("hub: announcing presence changes failed; retrying")
+                    self._retry(changes)
+
+    async def _announce_changes(self, changes: dict[str, PresenceChange]) -> None:
+        """Send the newcomers their streams' states, then every stream its diff.
+
+        One trip to the database for all of them (presence.presence_frames). A
+        state goes straight to its socket, not through the layer; the diffs
+        that reached the socket before it waited, and follow it.
+        """
+        newcomers = {
+            stream: [m for m in change.newcomers if m in self.awaiting]
+            for stream, change in changes.items()
+        }
+        diffs = {
+            stream: (change.joins, change.leaves)
+            for stream, change in changes.items()
+            if change.joins or change.leaves
+        }
+        states, frames = await database_sync_to_async(presence.presence_frames)(
+            states=[stream for stream, members in newcomers.items() if members], diffs=diffs
+        )
+        for stream, members in newcomers.items():
+            if stream in states:
+                await self._send_state(members, encode(states[stream]))
+        for stream, frame in frames.items():
+            await self.layer.group_send(
+                stream, {"type": PRESENCE_DIFF, "group": stream, "frame": encode(frame)}
+            )
+
+    def _retry(self, changes: dict[str, PresenceChange]) -> None:
+        """Put back what a failed flush did not send, for the next round."""
+        for stream, failed in changes.items():
+            change = self.changes.setdefault(stream, PresenceChange())
+            change.newcomers |= {m for m in failed.newcomers if m in self.awaiting}
+            change.leaves |= failed.leaves - change.joins.keys()
+            change.joins = {**failed.joins, **change.joins}
+            for ref in change.leaves & failed.joins.keys():
+                change.joins.pop(ref, None)
+
+    async def _send_state(self, members: list[Member], text: str) -> None:
+        for member in members:
+            held = self.awaiting.pop(member, None)
+            if held is None:  # left meanwhile
+                continue
+            await self._deliver({member}, {"seq": None, "frame": text})
+            for message in held:
+                await self._deliver({member}, message)
+
+    async def _presence_diff(self, members: set[Member], message: dict[str, Any]) -> None:
+        """A diff from some hub: to the sockets told their state (the others hold it), or,
+        on a stream that shows only a count, a reason to count again."""
+        named = set()
+        for member in members:
+            if member.presence != message["group"] or not member.announced:
+                continue  # in the group for its stream's frames, or for its user's
+            if not member.names:
+                self.announce(member.presence, False)
+            elif member in self.awaiting:
+                self.awaiting[member].append({"seq": None, "frame": message["frame"]})
+            else:
+                named.add(member)
+        if named:
+            await self._deliver(named, {"seq": None, "frame": message["frame"]})
 
     # Maintenance --------------------------------------------------------------------
 
@@ -409,31 +533,59 @@ class Hub:
 
     # region: hub-renew-groups
     async def _renew_groups(self) -> None:
-        """Re-join live groups before the layer's group_expiry; leave the empty ones."""
+        """Re-join live groups before the layer's group_expiry; leave the empty ones.
+
+        A few at a time, together: one at a time would take a round trip per
+        group, and all at once would queue every message behind them.
+        """
+        calls = []
         for group, members in list(self.groups.items()):
             if members:
-                await self.layer.group_add(group, self.channel)
+                calls.append(partial(self.layer.group_add, group, self.channel))
             else:
                 del self.groups[group]
                 self.once.forget(("join", group))
-                await self.layer.group_discard(group, self.channel)
+                calls.append(partial(self.layer.group_discard, group, self.channel))
+        for start in range(0, len(calls), RENEW_AT_ONCE):
+            await asyncio.gather(*(call() for call in calls[start : start + RENEW_AT_ONCE]))
 
     # endregion
 
     async def _refresh_presence(self) -> None:
-        sockets = {
-            stream: [(member.socket_id, member.user) for member in members]
-            for stream, members in self.present.items()
-            if members
-        }
-        names = {
-            stream: next(iter(members)).names for stream, members in self.present.items() if members
-        }
-        announced = {
-            stream for stream, members in self.present.items() if any(m.announced for m in members)
-        }
         for stream in [stream for stream, members in self.present.items() if not members]:
             del self.present[stream]
-        changed = await database_sync_to_async(presence.presence_refresh)(sockets)
-        for stream in changed & announced:
-            self.announce(stream, names[stream])
+        rows = {
+            (member.presence, member.socket_id): member
+            for members in self.present.values()
+            for member in members
+        }
+        sockets = [
+            (stream, socket_id, member.user.pk if member.user is not None else None)
+            for (stream, socket_id), member in rows.items()
+        ]
+        restored, swept = await database_sync_to_async(presence.presence_refresh)(sockets)
+        for stream, socket_id, _user_id in swept:
+            self._swept(stream, presence.presence_ref(socket_id))
+        for stream, socket_id, user_id in restored:
+            member = rows[stream, socket_id]
+            if not member.announced:
+                continue
+            if not member.names:
+                self.announce(stream, False)
+            elif user_id is not None:
+                self.changes.setdefault(stream, PresenceChange()).joins[
+                    presence.presence_ref(socket_id)
+                ] = user_id
+                self._flush_soon()
+
+    def _swept(self, stream: str, ref: str) -> None:
+        """A row of a process that stopped refreshing is gone: its stream is told, whether
+        or not this process has sockets there."""
+        members = self.present.get(stream)
+        if members and not any(member.announced for member in members):
+            return
+        if members and not any(member.names for member in members):
+            self.announce(stream, False)
+        else:
+            # A leave no socket can misread: a hub whose sockets count only counts again.
+            self._left(stream, ref)

@@ -244,17 +244,50 @@ class Person(Schema):
     colour: AvatarColour
 
 
-class PresenceNames(Frame):
-    """Who is here now, and how many people. Not part of the stream: no seq."""
+PresenceRef = Annotated[
+    str,
+    Field(
+        min_length=16,
+        max_length=16,
+        description="One socket on the stream, opaque: the same for as long as the socket stays.",
+    ),
+]
 
-    type: Literal["presence"] = "presence"
-    users: list[str] = Field(
-        description="The signed-in users' usernames, each once however many tabs, in order."
+
+class PresenceJoin(Schema):
+    """One signed-in socket on the stream, and who has it open."""
+
+    ref: PresenceRef
+    username: str = Field(description="Their username.")
+    name: str = Field(description="Their display name, or their username.")
+    colour: AvatarColour
+
+
+class PresenceLeave(Schema):
+    """A socket that left the stream (closed, or its server process died)."""
+
+    ref: PresenceRef
+
+
+class PresenceState(Frame):
+    """Who is here now, once, when the socket joins: every socket on the stream. The
+    `presence.diff` frames that follow change it. Not part of the stream: no seq."""
+
+    type: Literal["presence.state"] = "presence.state"
+    refs: list[PresenceJoin] = Field(
+        description="Every signed-in socket: a user with three tabs open has three refs."
     )
-    people: list[Person] = Field(
-        description="The same users, in the same order: by display name, then username."
-    )
-    count: int = Field(ge=0, description="How many people: the users and the anonymous sockets.")
+    count: int = Field(ge=0, description="How many people: the users, each once.")
+
+
+class PresenceDiff(Frame):
+    """Sockets that came and went since the last `presence.state` or `presence.diff`:
+    apply `leaves`, then `joins`. A user is here while any of their refs is. Not part of
+    the stream: no seq."""
+
+    type: Literal["presence.diff"] = "presence.diff"
+    joins: list[PresenceJoin]
+    leaves: list[PresenceLeave]
 
 
 class PresenceCount(Frame):

@@ -51,7 +51,7 @@ const notifyToggle = document.getElementById("notify-toggle");
 const joinButton = document.getElementById("join-room");
 
 const rooms = new Map(); // stream -> the sidebar's entry (a RoomEntry and its counted ids)
-const presence = new Map(); // stream -> who is here
+const presence = new Map(); // stream -> (ref -> person): each socket there, and whose it is
 // The page as the server rendered it: the open room's history as the history
 // endpoint gives it, the sidebar's rooms, and the personal stream's seq.
 const fromPage = (id) => JSON.parse(document.getElementById(id).textContent);
@@ -537,7 +537,7 @@ function showFailed(cid, pending, detail, retryable) {
 
 // Each person with their avatar, a link to their page, and their name (a direct message).
 function renderPresence() {
-  const people = (current && presence.get(current.stream)) ?? [];
+  const people = here((current && presence.get(current.stream)) ?? new Map());
   presenceList.replaceChildren(
     ...people.map((person) => {
       const item = element("li");
@@ -550,6 +550,26 @@ function renderPresence() {
       return item;
     }),
   );
+}
+
+// Each user once, however many of their sockets are here: by display name, then username.
+function here(refs) {
+  const people = new Map();
+  for (const person of refs.values()) people.set(person.username, person);
+  const order = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+  return [...people.values()].sort(
+    (a, b) =>
+      order(a.name.toLowerCase(), b.name.toLowerCase()) || order(a.username, b.username),
+  );
+}
+
+// The whole set once (presence.state), then what changed (presence.diff): leaves, then joins.
+function presenceFrame(stream, frame) {
+  if (frame.type === "presence.state") presence.set(stream, new Map());
+  const refs = presence.get(stream);
+  if (!refs) return; // a diff before the state: the state covers it
+  for (const { ref } of frame.leaves ?? []) refs.delete(ref);
+  for (const { ref, ...person } of frame.joins ?? frame.refs) refs.set(ref, person);
 }
 
 function renderTyping() {
@@ -789,8 +809,8 @@ function roomEvent(stream, frame) {
 }
 
 function roomFrame(stream, frame) {
-  if (frame.type === "presence") {
-    presence.set(stream, frame.people);
+  if (frame.type === "presence.state" || frame.type === "presence.diff") {
+    presenceFrame(stream, frame);
     if (current?.stream === stream) renderPresence();
   } else if (current?.stream !== stream) {
     if (frame.type === "error" && unsent.has(frame.client_id)) onError(frame);
