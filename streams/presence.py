@@ -87,7 +87,10 @@ def presence_frames(
         members[stream].append((presence_ref(socket_id), user_id))
     state_frames = {}
     for stream, refs in members.items():
-        joins = [entry for ref, user_id in refs if (entry := join(ref, user_id)) is not None]
+        joins = sorted(
+            (entry for ref, user_id in refs if (entry := join(ref, user_id)) is not None),
+            key=lambda entry: (entry.name.casefold(), entry.username, entry.ref),
+        )
         count = len({entry.username for entry in joins})
         state_frames[stream] = PresenceState(refs=joins, count=count).model_dump()
     diff_frames = {}

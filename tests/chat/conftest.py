@@ -34,7 +34,9 @@ def no_send_limit(settings) -> None:
 @pytest.fixture
 def connect(login_cookie) -> Callable:
     """`await connect(user, room, after=None)` -> a StreamClient past `stream.ready`."""
-    open_socket = socket_opener(login_cookie, lambda user: SERVER, {"presence", "chat.typing"})
+    open_socket = socket_opener(
+        login_cookie, lambda user: SERVER, {"presence.state", "presence.diff", "chat.typing"}
+    )
 
     async def open_room(user, room, **kwargs):
         slug = room if isinstance(room, str) else room.slug

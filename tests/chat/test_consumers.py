@@ -4,6 +4,7 @@ Marked `stack`: these run on the embedded default and again on PostgreSQL + Redi
 """
 
 import json
+import re
 from urllib.parse import quote
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from chat import services
 from chat.models import Message
 from tests.support.orm import db
+from tests.support.sockets import PRESENCE
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
 
@@ -47,7 +49,7 @@ async def test_two_people_get_every_message_once_in_order(
     # hands each broadcast to all its sockets before the next, and a and b have had
     # the last: the other room's own first message, sent now, is the first it hears.
     await c.send({"type": "chat.send", "body": "elsewhere", "client_id": "c0"})
-    while (frame := await c.receive())["type"] == "presence":
+    while (frame := await c.receive())["type"] in PRESENCE:
         pass
     assert frame["type"] == "chat.message"
     assert (frame["seq"], frame["message"]["body"]) == (1, "elsewhere")
@@ -263,7 +265,7 @@ async def test_an_oversized_frame_closes_the_socket_unprocessed(connect, make_us
     body = "x" * (70 * 1024)
     await a.send({"type": "chat.send", "body": body, "client_id": "big"})
     while (output := await a.communicator.receive_output(5))["type"] != "websocket.close":
-        assert json.loads(output["text"])["type"] == "presence"
+        assert json.loads(output["text"])["type"] in PRESENCE
     assert output["code"] == 4009
     assert await db(Message.objects.count)() == 0
 
@@ -274,19 +276,8 @@ async def test_flooding_closes_the_socket(connect, make_user, make_room):
     for _ in range(200):
         await a.send_text("[]")
     while (output := await a.communicator.receive_output(5))["type"] != "websocket.close":
-        assert json.loads(output["text"])["type"] in {"presence", "error"}
+        assert json.loads(output["text"])["type"] in PRESENCE | {"error"}
     assert output["code"] == 4029
-
-
-async def first_presence(client, name: str, *, listed: bool = True) -> dict:
-    """The first presence frame that lists `name` (or, with `listed=False`, that does not).
-
-    A presence frame is read from the database when it is sent and one process
-    sends them in turn, so the first to show a change was read after it.
-    """
-    while (name in (frame := await client.receive_type("presence"))["users"]) is not listed:
-        pass
-    return frame
 
 
 async def test_presence_counts_people_not_tabs(connect, make_user, make_room):
@@ -294,31 +285,27 @@ async def test_presence_counts_people_not_tabs(connect, make_user, make_room):
     ann, bob, cat = [await db(make_user)(username=name) for name in ("ann", "bob", "cat")]
     a1 = await connect(ann, room)
     a2 = await connect(ann, room)
-    await a2.ping()  # answered once its connect, presence included, is over
     b = await connect(bob, room)
-    assert await first_presence(a1, "bob") == {
-        "type": "presence",
-        "users": ["ann", "bob"],
-        "people": [
-            {"username": "ann", "name": "ann", "colour": ann.pk % 12},
-            {"username": "bob", "name": "bob", "colour": bob.pk % 12},
-        ],
-        "count": 2,
-    }
-    # One of ann's tabs closes and she is still there: so says the first frame
-    # to show cat, who comes in after it.
+    # bob is told the whole set once, each socket by its ref: ann's two tabs, and his own.
+    state = await b.receive_type("presence.state")
+    assert state["count"] == len({entry["username"] for entry in state["refs"]})
+    await b.here(["ann", "bob"])
+    assert sorted(entry["username"] for entry in b.presence.refs.values()) == ["ann", "ann", "bob"]
+    (mine,) = [entry for entry in b.presence.refs.values() if entry["username"] == "bob"]
+    assert mine == {"ref": mine["ref"], "username": "bob", "name": "bob", "colour": bob.pk % 12}
+    assert re.fullmatch("[0-9a-f]{16}", mine["ref"])
+    await a1.here(["ann", "bob"])
+    # One of ann's tabs closes and she is still there, on every tab.
     await a2.close()
     c = await connect(cat, room)
-    assert (await first_presence(b, "cat"))["users"] == ["ann", "bob", "cat"]
-    # Her last tab closes, then cat leaves: the first frame without cat is without her too.
+    for client in (a1, b, c):
+        await client.here(["ann", "bob", "cat"])
+    assert sorted(entry["username"] for entry in b.presence.refs.values()) == ["ann", "bob", "cat"]
+    # Her last tab closes, then cat leaves: every tab left converges on bob alone.
     await a1.close()
     await c.close()
-    assert await first_presence(b, "cat", listed=False) == {
-        "type": "presence",
-        "users": ["bob"],
-        "people": [{"username": "bob", "name": "bob", "colour": bob.pk % 12}],
-        "count": 1,
-    }
+    await b.here(["bob"])
+    assert list(b.presence.refs) == [mine["ref"]]
     await b.close()
 
 

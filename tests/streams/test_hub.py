@@ -48,16 +48,16 @@ async def test_a_presence_change_made_while_announcing_is_announced_too(monkeypa
     announced: list[str] = []
     second = asyncio.Event()
 
-    async def announce(layer, *, stream, names):
+    async def announce(layer, *, stream):
         announced.append(stream)
         if stream == "first":
             # Someone joins another stream while this announcement is under way.
-            hub.announce("second", True)
+            hub.announce("second", False)
         else:
             second.set()
 
     monkeypatch.setattr(hub_module.presence, "presence_announce", announce)
-    hub.announce("first", True)
+    hub.announce("first", False)
     await asyncio.wait_for(second.wait(), timeout=5)
     assert announced == ["first", "second"]
 

@@ -27,11 +27,11 @@ from streams.revocation import subscriptions_revoke
 from streams.schemas import Frame, Ready, Seq
 from tests.support.harness import websocket_headers
 from tests.support.orm import db
-from tests.support.sockets import socket_opener
+from tests.support.sockets import PresenceView, socket_opener
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
 
-EPHEMERAL = {"presence", "chat.typing"}
+EPHEMERAL = {"presence", "presence.state", "presence.diff", "chat.typing"}
 
 
 class Note(Frame):
@@ -478,13 +478,15 @@ async def test_presence_counts_a_multiplexed_tab_in_each_room_it_joins(
     one = await connect_chat(bob, lobby)
     mux = await opened(await open_mux(ann))
     await mux.join("chat:lobby")
-    while (frame := await one.receive_type("presence"))["count"] < 2:
-        pass
-    assert frame["users"] == sorted([ann.username, bob.username])
-    while (frame := await mux.next("presence"))["count"] < 2:
-        pass
-    assert frame["stream"] == "chat:lobby"
+    await one.here(sorted([ann.username, bob.username]))
+    # The tab is told the lobby's state, then its diffs, each tagged with the stream.
+    lobby_here = PresenceView()
+    while lobby_here.users != sorted([ann.username, bob.username]):
+        frame = await mux.next("presence.state", "presence.diff")
+        assert frame.pop("stream") == "chat:lobby"
+        lobby_here.apply(frame)
     await mux.close()
+    await one.here([bob.username])
     await one.close()
 
 

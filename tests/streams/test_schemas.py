@@ -11,7 +11,7 @@ from chat import protocol as chat
 from liveblog import protocol as liveblog
 from people.services import profile_update
 from streams.models import Presence
-from streams.presence import presence_snapshot
+from streams.presence import presence_count, presence_frames, presence_ref
 from streams.schemas import ERROR_CODES, Error, ErrorCode, Pong, Protocol, ProtocolError
 
 PROTOCOLS = {
@@ -66,35 +66,47 @@ def test_an_objects_unknown_keys_are_named_before_what_is_wrong_inside_it():
 
 
 @pytest.mark.django_db
-def test_presence_is_sent_with_names_or_as_a_count_only(make_user):
+def test_presence_is_sent_per_socket_with_names_or_as_a_count_only(make_user):
     now = timezone.now()
     bob = make_user(username="bob")
     for socket_id, user in [("a", bob), ("b", None), ("c", None)]:
         Presence.objects.create(stream="s", socket_id=socket_id, user=user, last_seen=now)
-    person = f'{{"username": "bob", "name": "bob", "colour": {bob.pk % 12}}}'
-    assert json.dumps(presence_snapshot(stream="s")) == (
-        f'{{"type": "presence", "users": ["bob"], "people": [{person}], "count": 3}}'
+    person = f'"username": "bob", "name": "bob", "colour": {bob.pk % 12}'
+    states, diffs = presence_frames(
+        states=["s"], diffs={"s": ({presence_ref("d"): bob.pk}, {presence_ref("b")})}
     )
-    assert json.dumps(presence_snapshot(stream="s", names=False)) == (
-        '{"type": "presence", "count": 3}'
+    assert json.dumps(states["s"]) == (
+        f'{{"type": "presence.state", "refs": [{{"ref": "{presence_ref("a")}", {person}}}],'
+        ' "count": 1}'
     )
-    chat.SERVER.check(presence_snapshot(stream="s"))
-    liveblog.READER_SERVER.check(presence_snapshot(stream="s", names=False))
+    assert json.dumps(diffs["s"]) == (
+        f'{{"type": "presence.diff", "joins": [{{"ref": "{presence_ref("d")}", {person}}}],'
+        f' "leaves": [{{"ref": "{presence_ref("b")}"}}]}}'
+    )
+    assert json.dumps(presence_count(stream="s")) == '{"type": "presence", "count": 3}'
+    chat.SERVER.check(states["s"])
+    chat.SERVER.check(diffs["s"])
+    liveblog.READER_SERVER.check(presence_count(stream="s"))
+
+
+def test_a_sockets_ref_is_short_hex_and_never_its_id():
+    ref = presence_ref("0123456789abcdef0123456789abcdef")
+    assert len(ref) == 16 and int(ref, 16) >= 0
+    assert ref not in "0123456789abcdef0123456789abcdef"
+    assert presence_ref("0123456789abcdef0123456789abcdef") == ref
 
 
 @pytest.mark.django_db
-def test_presence_lists_people_by_display_name_with_their_colour(make_user):
+def test_presence_lists_sockets_by_display_name_with_their_colour(make_user):
     now = timezone.now()
     zoe, ann = make_user(username="zoe"), make_user(username="ann")
     profile_update(user=zoe, display_name="Aaron Zoe")
     for socket_id, user in [("a", zoe), ("b", ann), ("c", zoe)]:
         Presence.objects.create(stream="s", socket_id=socket_id, user=user, last_seen=now)
 
-    frame = presence_snapshot(stream="s")
+    states, _ = presence_frames(states=["s"], diffs={})
 
-    assert frame["users"] == ["zoe", "ann"]
-    assert frame["people"] == [
-        {"username": "zoe", "name": "Aaron Zoe", "colour": zoe.pk % 12},
-        {"username": "ann", "name": "ann", "colour": ann.pk % 12},
-    ]
-    assert frame["count"] == 2
+    people = [(entry["username"], entry["name"]) for entry in states["s"]["refs"]]
+    assert people == [("zoe", "Aaron Zoe"), ("zoe", "Aaron Zoe"), ("ann", "ann")]
+    assert {entry["colour"] for entry in states["s"]["refs"]} == {zoe.pk % 12, ann.pk % 12}
+    assert states["s"]["count"] == 2

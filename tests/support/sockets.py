@@ -8,6 +8,7 @@ so in order), or, after a command answered on this socket alone, a ping.
 
 import asyncio
 import json
+import weakref
 from collections.abc import Callable
 
 from channels.db import database_sync_to_async
@@ -17,6 +18,42 @@ from websockets.exceptions import ConnectionClosed
 from project.asgi import application
 from streams.schemas import Protocol
 from tests.support.harness import websocket_headers
+
+
+class PresenceView:
+    """Who a socket says is here: its `presence.state`, changed by each `presence.diff`."""
+
+    def __init__(self) -> None:
+        self.refs: dict[str, dict] | None = None
+
+    def apply(self, frame: dict) -> bool:
+        """Take in `frame` if it is about presence; whether it was."""
+        if frame["type"] == "presence.state":
+            self.refs = {entry["ref"]: entry for entry in frame["refs"]}
+        elif frame["type"] == "presence.diff":
+            assert self.refs is not None, "a diff came before the state"
+            for leave in frame["leaves"]:
+                self.refs.pop(leave["ref"], None)
+            self.refs.update((entry["ref"], entry) for entry in frame["joins"])
+        else:
+            return False
+        return True
+
+    @property
+    def users(self) -> list[str] | None:
+        """The usernames of the people here, each once, by display name then username."""
+        if self.refs is None:
+            return None
+        people = {entry["username"]: entry for entry in self.refs.values()}
+        return [
+            person["username"]
+            for person in sorted(
+                people.values(), key=lambda p: (p["name"].casefold(), p["username"])
+            )
+        ]
+
+
+PRESENCE = {"presence.state", "presence.diff"}
 
 
 class StreamClient:
@@ -29,6 +66,7 @@ class StreamClient:
         self.protocol = protocol
         self.ephemeral = ephemeral
         self.ready_seq: int | None = None
+        self.presence = PresenceView()
 
     async def send(self, frame) -> None:
         await self.communicator.send_to(text_data=json.dumps(frame))
@@ -39,7 +77,14 @@ class StreamClient:
     async def receive(self, within: float = 5) -> dict:
         frame = json.loads(await self.communicator.receive_from(within))
         self.protocol.check(frame)
+        self.presence.apply(frame)
         return frame
+
+    async def here(self, users: list[str], within: float = 5) -> None:
+        """Read frames (skipping ephemeral ones) until the socket's presence shows `users`."""
+        while self.presence.users != users:
+            frame = await self.receive(within)
+            assert frame["type"] in self.ephemeral | PRESENCE, frame
 
     async def receive_type(self, *types: str, within: float = 5) -> dict:
         """The next frame of one of `types`, skipping ephemeral frames."""
@@ -76,6 +121,18 @@ async def next_frame(socket, frame_type: str, within: float = 20, **match) -> di
             frame = json.loads(await socket.recv())
             if frame["type"] == frame_type and all(frame.get(k) == v for k, v in match.items()):
                 return frame
+
+
+_views: "weakref.WeakKeyDictionary[object, PresenceView]" = weakref.WeakKeyDictionary()
+
+
+async def next_presence(socket, users: list[str], within: float = 20) -> None:
+    """From a real server's socket: read frames until its presence shows `users` (skipping
+    the others)."""
+    view = _views.setdefault(socket, PresenceView())
+    async with asyncio.timeout(within):
+        while view.users != users:
+            view.apply(json.loads(await socket.recv()))
 
 
 def closed_code(socket) -> int:
