@@ -509,6 +509,8 @@ class Hub:
                 continue  # in the group for its stream's frames, or for its user's
             if not member.names:
                 self.announce(member.presence, False)
+            elif member not in self.present.get(member.presence, ()):
+                continue  # not counted yet: the state it will be sent covers this
             elif member in self.awaiting:
                 self.awaiting[member].append({"seq": None, "frame": message["frame"]})
             else:
