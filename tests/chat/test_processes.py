@@ -17,7 +17,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from chat.services import room_create
-from tests.support.sockets import next_frame
+from tests.support.sockets import next_frame, next_presence
 
 HEARTBEAT, TTL = 1, 4
 PRESENCE_BOUND = TTL + HEARTBEAT
@@ -51,8 +51,8 @@ async def test_two_processes_share_the_room_and_presence(daphne_factory, fresh_r
     async with socket(first, ann_cookie) as ann, socket(second, bob_cookie) as bob:
         await next_frame(ann, "stream.ready")
         await next_frame(bob, "stream.ready")
-        await next_frame(ann, "presence", users=["ann", "bob"])
-        await next_frame(bob, "presence", users=["ann", "bob"])
+        await next_presence(ann, ["ann", "bob"])
+        await next_presence(bob, ["ann", "bob"])
 
         await ann.send(json.dumps({"type": "chat.send", "body": "from one", "client_id": "a1"}))
         assert (await next_frame(bob, "chat.message"))["message"]["body"] == "from one"
@@ -63,7 +63,8 @@ async def test_two_processes_share_the_room_and_presence(daphne_factory, fresh_r
         # The second process dies without running any disconnect handler.
         os.kill(second.pid, signal.SIGKILL)
         second.process.wait()
-        await next_frame(ann, "presence", within=PRESENCE_BOUND + 2, users=["ann"])
+        # Its rows are swept by the living process, and ann is told they left.
+        await next_presence(ann, ["ann"], within=PRESENCE_BOUND + 2)
 
 
 @pytest.mark.timeout(90)
@@ -98,14 +99,14 @@ async def test_a_users_sockets_are_counted_across_processes_and_freed_when_one_i
         async with socket(second, ann_cookie) as ann1, socket(second, ann_cookie) as ann2:
             await next_frame(ann1, "stream.ready")
             await next_frame(ann2, "stream.ready")
-            await next_frame(bob, "presence", users=["ann", "bob"])
+            await next_presence(bob, ["ann", "bob"])
             # ann's third socket, on the other process, is one too many.
             assert await refused(first, ann_cookie) == 4429
 
             os.kill(second.pid, signal.SIGKILL)
             second.process.wait()
             # Once the living process has swept her rows, she may open sockets again.
-            await next_frame(bob, "presence", within=PRESENCE_BOUND + 2, users=["bob"])
+            await next_presence(bob, ["bob"], within=PRESENCE_BOUND + 2)
             assert await refused(first, ann_cookie) is None
 
 
@@ -116,7 +117,7 @@ async def test_sigterm_with_sockets_open_stops_daphne_cleanly(daphne_factory, pe
     server = daphne_factory()
     url = f"{server.ws_url}/ws/chat/{room.slug}/"
     async with connect(url, origin=server.origin, additional_headers={"Cookie": ann_cookie}) as ann:
-        await next_frame(ann, "presence", users=["ann"])
+        await next_presence(ann, ["ann"])
         os.kill(server.pid, signal.SIGTERM)
         # The harness SIGKILLs a daphne still running after its stop timeout; a
         # graceful stop must end on its own, not hang on its consumers' cleanup,

@@ -113,17 +113,21 @@ class StreamClient:
         await self.communicator.disconnect()
 
 
+# What each real server's socket says is here, kept across next_frame and next_presence.
+_views: "weakref.WeakKeyDictionary[object, PresenceView]" = weakref.WeakKeyDictionary()
+
+
 async def next_frame(socket, frame_type: str, within: float = 20, **match) -> dict:
     """From a real server's socket (websockets' asyncio client): the next frame of
-    `frame_type` whose fields equal `match`, skipping the others."""
+    `frame_type` whose fields equal `match`, skipping the others (presence frames update
+    what `next_presence` reads)."""
+    view = _views.setdefault(socket, PresenceView())
     async with asyncio.timeout(within):
         while True:
             frame = json.loads(await socket.recv())
+            view.apply(frame)
             if frame["type"] == frame_type and all(frame.get(k) == v for k, v in match.items()):
                 return frame
-
-
-_views: "weakref.WeakKeyDictionary[object, PresenceView]" = weakref.WeakKeyDictionary()
 
 
 async def next_presence(socket, users: list[str], within: float = 20) -> None:
