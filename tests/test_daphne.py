@@ -1,4 +1,5 @@
-"""The daphne launcher (project/daphne.py): its write path keeps every byte, in order.
+"""The daphne launcher (project/daphne.py): its write path keeps every byte, in order,
+and a frame costs no formatting for a debug log that logs nothing.
 
 Writes go straight to the socket while nothing is queued, and queue behind
 whatever the kernel would not take. A reader too slow for what it is sent is
@@ -9,10 +10,17 @@ import json
 import socket
 
 import pytest
+import txaio
+from autobahn.twisted import websocket
+from autobahn.twisted.websocket import WebSocketServerFactory, WebSocketServerProtocol
+from autobahn.websocket import protocol
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from websockets.sync.client import connect
 
 from chat.models import Room, RoomEvent
 from chat.services import room_create
+from project.daphne import skip_debug_formatting
 from streams.broadcast import encode
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -132,3 +140,71 @@ def test_a_slow_reader_gets_its_replay_and_what_followed_whole_and_in_order(
         reader.close()
     assert ready == head
     assert seqs == list(range(1, head + 2))
+
+
+# autobahn's per-frame debug formatting ------------------------------------------------
+
+HANDSHAKE = (
+    b"GET /ws/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+# A masked client text frame (zero mask key) saying "hi".
+CLIENT_FRAME = b"\x81\x82\x00\x00\x00\x00hi"
+
+
+@pytest.fixture
+def formatting_calls(monkeypatch) -> list[str]:
+    """The names of autobahn's formatting helpers called, in the modules that call them per
+    frame; the helpers are restored afterwards."""
+    calls: list[str] = []
+
+    def counting(name: str, original):
+        def counted(*args, **kwargs):
+            calls.append(name)
+            return original(*args, **kwargs)
+
+        return counted
+
+    for module in (protocol, websocket):
+        for name in ("hltype", "hlval"):
+            monkeypatch.setattr(module, name, counting(name, getattr(module, name)))
+    return calls
+
+
+def _open_socket() -> tuple[WebSocketServerProtocol, StringTransport]:
+    """autobahn's Twisted server protocol, as daphne's is, opened over an in-memory transport."""
+    factory = WebSocketServerFactory(reactor=Clock())
+    factory.protocol = WebSocketServerProtocol
+    factory.setProtocolOptions(openHandshakeTimeout=0)
+    server = factory.buildProtocol(None)
+    transport = StringTransport()
+    server.makeConnection(transport)
+    server.dataReceived(HANDSHAKE)
+    assert transport.value().startswith(b"HTTP/1.1 101 ")
+    transport.clear()
+    return server, transport
+
+
+def test_frames_sent_and_received_format_nothing_for_autobahns_debug_log(formatting_calls):
+    server, transport = _open_socket()
+    server.sendMessage(b"before")
+    server.dataReceived(CLIENT_FRAME)
+    # What the launcher saves: this autobahn formats per frame, debug level or not.
+    assert "hltype" in formatting_calls and "hlval" in formatting_calls
+    formatting_calls.clear()
+    transport.clear()
+
+    skip_debug_formatting()
+    server.sendMessage(b"after")
+    server.dataReceived(CLIENT_FRAME)
+
+    assert formatting_calls == []
+    assert transport.value() == b"\x81\x05after"
+
+
+def test_autobahns_debug_formatting_stays_when_its_debug_level_is_on(formatting_calls, monkeypatch):
+    monkeypatch.setattr(txaio, "get_global_log_level", lambda: "debug")
+    skip_debug_formatting()
+    server, _transport = _open_socket()
+    server.sendMessage(b"logged")
+    assert "hltype" in formatting_calls
