@@ -117,7 +117,8 @@ def skip_debug_formatting() -> None:
     from autobahn.twisted import websocket
     from autobahn.websocket import protocol
 
-    if txaio.get_global_log_level() in ("debug", "trace"):
+    # Set by txaio once autobahn has chosen Twisted, so not in its type stubs.
+    if txaio.get_global_log_level() in ("debug", "trace"):  # type: ignore[attr-defined]
         return
     for module in (protocol, websocket):
         module.hltype = module.hlval = _unformatted  # type: ignore[attr-defined]
