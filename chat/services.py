@@ -95,7 +95,8 @@ def _member_create(*, room: Room, user, role: str = Membership.Role.MEMBER) -> M
     membership, created = Membership.objects.get_or_create(
         room=room,
         user=user,
-        defaults={"role": role, "read": selectors.room_head(room=room)},
+        # Called only when the membership is new: a member's send reads no head.
+        defaults={"role": role, "read": lambda: selectors.room_head(room=room)},
     )
     if created:
         _tell_joined(room=room, user=user)
@@ -254,9 +255,6 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Me
     Returns the message and whether this call created it.
     """
     body = _clean_body(body)
-    existing = Message.objects.filter(room=room, author=author, client_id=client_id).first()
-    if existing is not None:
-        return existing, False
     html, mentioned = _render(room=room, author=author, body=body)
     try:
         with transaction.atomic():
@@ -271,10 +269,14 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Me
                 client_id=client_id,
                 seq=seq,
             )
+            # A new message has no reactions: its frame needs no query for them.
+            message._prefetched_objects_cache = {"reactions": Reaction.objects.none()}
             _log(message, seq, protocol.MessagePosted)
             _mentions_record(message=message, users=mentioned)
     except IntegrityError:
-        # A concurrent retry of the same client_id committed first.
+        # The room has this client_id already (a retry, or a concurrent retry that
+        # committed first): the unique constraint refused the insert, the rollback
+        # gave the seq back, and the first message is the answer.
         existing = Message.objects.filter(room=room, author=author, client_id=client_id).first()
         if existing is None:
             raise

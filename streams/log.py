@@ -13,8 +13,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.db import models
-from django.db.models import IntegerField, Value
+from django.db import connections, models, router
+from django.db.models import F, IntegerField, Value
+from django.db.models.sql import UpdateQuery
 
 from .broadcast import broadcast_on_commit, encode
 from .models import StreamEventBase
@@ -28,14 +29,14 @@ UNION_CHUNK = 200
 def stream_claim(stream: models.Model, *, seq_field: str = "last_seq", **also: Any) -> int:
     """Lock the stream row and take its next seq (inside `transaction.atomic()`).
 
-    Concurrent writers queue on the row lock, so seqs are gap-free and commit
-    in order; a transaction that rolls back gives its seq back. `also` are
-    further columns of the stream row to update in the same statement.
+    One statement, `UPDATE ... SET last_seq = last_seq + 1 ... RETURNING last_seq`:
+    the update locks the row until the transaction ends, so concurrent writers
+    queue on it, seqs are gap-free and commit in order; a transaction that rolls
+    back gives its seq back. `also` are further columns of the stream row to
+    update in the same statement.
     """
-    model = type(stream)
-    head = model._default_manager.select_for_update().values_list(seq_field, flat=True)
-    seq = head.get(pk=stream.pk) + 1
-    model._default_manager.filter(pk=stream.pk).update(**{seq_field: seq}, **also)
+    rows = type(stream)._default_manager.filter(pk=stream.pk)
+    seq = _update_returning(rows, seq_field, **{seq_field: F(seq_field) + 1}, **also)
     setattr(stream, seq_field, seq)
     return seq
 
@@ -66,6 +67,23 @@ def stream_append(
 
 
 # endregion
+
+
+def _update_returning(rows: models.QuerySet, field: str, **values: Any) -> Any:
+    """UPDATE `rows` with `values` and return `field` of the row it changed (SQLite 3.35+,
+    PostgreSQL): one statement where the ORM takes a SELECT and an UPDATE."""
+    model = rows.model
+    connection = connections[router.db_for_write(model)]
+    query = rows.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    sql, params = query.get_compiler(connection=connection).as_sql()
+    column = connection.ops.quote_name(model._meta.get_field(field).column)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING {column}", params)
+        row = cursor.fetchone()
+    if row is None:
+        raise model.DoesNotExist(f"{model._meta.object_name} matching query does not exist.")
+    return row[0]
 
 
 def stream_redact(events: models.QuerySet, *, subject_id: int, field: str, value: Any) -> None:

@@ -4,6 +4,8 @@ import time
 
 from django.core.cache import cache
 
+from .cache import RedisCache
+
 
 class RateLimited(Exception):
     """The caller is over its limit; the action was not taken."""
@@ -23,12 +25,15 @@ def rate_limited(key: str, *, limit: int, window: int) -> bool:
     so 10 per 10 s gives a burst of ten and about one a second after that.
     """
     bucket = f"ratelimit:{key}:{int(time.time() // window)}"
-    cache.add(bucket, 0, timeout=window * 2)
-    try:
-        count = cache.incr(bucket)
-    except ValueError:  # expired between add and incr
-        cache.set(bucket, 1, timeout=window * 2)
-        count = 1
+    if isinstance(cache, RedisCache):
+        count = cache.count(bucket, timeout=window * 2)
+    else:
+        cache.add(bucket, 0, timeout=window * 2)
+        try:
+            count = cache.incr(bucket)
+        except ValueError:  # expired between add and incr
+            cache.set(bucket, 1, timeout=window * 2)
+            count = 1
     return count > limit
 
 
