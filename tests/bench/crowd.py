@@ -75,33 +75,47 @@ class Crowd:
 
     # Opening ----------------------------------------------------------------------
 
-    async def open_all(self, inflight: int, ready_within: float) -> dict:
+    async def open_all(self, inflight: int, ready_within: float, retries: int) -> dict:
+        """Open every seat, at most `inflight` handshakes at a time. A socket whose handshake
+        fails (the server may drop handshakes it has not answered in time) or that is not ready
+        within `ready_within` seconds tries again after a second, as a browser's would, up to
+        `retries` times."""
         gate = asyncio.Semaphore(inflight)
         loop = asyncio.get_running_loop()
         first: list[float] = []
         failures: list[str] = []
 
-        async def one(position: int, seat: Seat) -> LeanSocket | None:
+        async def attempt(position: int, seat: Seat) -> LeanSocket:
             ready = loop.create_future()
+            async with gate:
+                first.append(time.time())
+                socket = await open_lean(
+                    seat.url,
+                    origin=self.plan.origin,
+                    cookie=seat.cookie,
+                    on_text=self.handler(position, seat, ready),
+                )
+            for frame in seat.joins:
+                socket.send_text(frame)
+            if seat.readies == 0:
+                ready.set_result(None)
             try:
-                async with gate:
-                    first.append(time.time())
-                    socket = await open_lean(
-                        seat.url,
-                        origin=self.plan.origin,
-                        cookie=seat.cookie,
-                        on_text=self.handler(position, seat, ready),
-                    )
-                for frame in seat.joins:
-                    socket.send_text(frame)
-                if seat.readies == 0:
-                    ready.set_result(None)
                 await asyncio.wait_for(ready, ready_within)
-                self.ready_at[position] = time.time()
-                return socket
-            except Exception as error:  # counted and reported, the others carry on
-                failures.append(f"{type(error).__name__}: {error}")
-                return None
+            except BaseException:
+                await socket.close()
+                raise
+            self.ready_at[position] = time.time()
+            return socket
+
+        async def one(position: int, seat: Seat) -> LeanSocket | None:
+            for tried in range(retries + 1):
+                try:
+                    return await attempt(position, seat)
+                except Exception as error:  # counted and reported, the others carry on
+                    failures.append(f"{type(error).__name__}: {error}")
+                    if tried < retries:
+                        await asyncio.sleep(1)
+            return None
 
         self.sockets = await asyncio.gather(
             *(one(position, seat) for position, (_n, seat) in enumerate(self.plan.seats))
@@ -109,8 +123,9 @@ class Crowd:
         return {
             "first": min(first) if first else None,
             "ready": [t for t in self.ready_at if t],
-            "failed": len(failures),
-            "failures": failures[:5],
+            "failed": sum(1 for socket in self.sockets if socket is None),
+            "attempts_failed": len(failures),
+            "failures": sorted(set(failures))[:5],
         }
 
     def handler(self, position: int, seat: Seat, ready: asyncio.Future):

@@ -45,7 +45,7 @@ def _crowds(bench, seats: list[Seat], processes: int) -> Crowds:
 
 
 def storm(
-    bench, *, sockets: int, inflight: int, processes: int, tabs: bool, timeout: float
+    bench, *, sockets: int, inflight: int, processes: int, tabs: bool, timeout: float, retries: int
 ) -> dict:
     ours = bench.target.dialect == "ours"
     names = [f"tab{n:02d}" for n in range(1, TAB_ROOMS + 1)] if tabs else ["storm"]
@@ -63,7 +63,7 @@ def storm(
     try:
         cpu_before, load_before = bench.cpu_seconds(), crowds.cpu_seconds()
         started = time.monotonic()
-        opened = crowds.ask("open", (max(1, inflight // processes), timeout))
+        opened = crowds.ask("open", (max(1, inflight // processes), timeout, retries))
         received = _settled_bytes(crowds)
         elapsed = time.monotonic() - started
         cpu = bench.cpu_seconds() - cpu_before
@@ -83,6 +83,7 @@ def storm(
         "inflight": inflight,
         "ready": len(ready),
         "failed": failed,
+        "attempts_failed": sum(part["attempts_failed"] for part in opened),
         "failures": [f for part in opened for f in part["failures"]][:5],
         "connects_per_second": round(len(ready) / last, 1) if ready else 0,
         "last_ready_seconds": round(last, 2),
@@ -149,7 +150,7 @@ def rooms(
     crowds = _crowds(bench, seats, processes)
     result: dict = {"server": bench.name, "rooms": rooms, "sockets_per_room": per_room, "steps": []}
     try:
-        opened = crowds.ask("open", (max(1, 100 // processes), 120))
+        opened = crowds.ask("open", (max(1, 100 // processes), 120, 5))
         result["failed_to_open"] = sum(part["failed"] for part in opened)
         say(f"{bench.name}: {len(seats)} sockets in {rooms} rooms open")
         time.sleep(2)
@@ -247,15 +248,17 @@ def _loss(crowds: Crowds, heads, slugs: list[str]) -> dict:
 
 def storm_table(results: list[dict]) -> str:
     lines = [
-        "| Server | Workload | Sockets | Ready | Failed | Connects/s | Last ready | "
+        "| Server | Workload | Sockets | Ready | Never ready | Failed attempts | Connects/s | "
+        "Last ready | "
         "Presence bytes per socket (mean / max) | Bytes received | Server CPU per connect | "
         "Generator CPU |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         lines.append(
             f"| {r['server']} | {r['workload']} | {r['sockets']:,} | {r['ready']:,} | "
-            f"{r['failed']} | {r['connects_per_second']:,} | {r['last_ready_seconds']} s | "
+            f"{r['failed']} | {r['attempts_failed']:,} | {r['connects_per_second']:,} | "
+            f"{r['last_ready_seconds']} s | "
             f"{r['presence_bytes_per_socket_mean']:,} / {r['presence_bytes_per_socket_max']:,} | "
             f"{r['bytes_received']:,} | {r['server_cpu_ms_per_connect']} ms | "
             f"{r['load_generator_cpu_percent']} % |"
