@@ -6,9 +6,10 @@ frames it sends once open, and how many `stream.ready` frames make it ready
 (none: the accepted handshake is the ready signal, for servers that send
 nothing). Each process opens its seats with a bounded number of handshakes in
 flight, records when each became ready and how many bytes it received (and of
-those, presence frames'), and, in the rooms workload, sends messages from its
-seats at a given aggregate rate. As in load.py, a received frame costs a
-timestamp and an append while a step runs; it is parsed after the step.
+those, presence frames', which are counted, never kept), and, in the rooms
+workload, sends messages from its seats at a given aggregate rate. As in
+load.py, a received frame costs a timestamp and an append while a step runs;
+it is parsed after the step.
 """
 
 from __future__ import annotations
@@ -65,7 +66,6 @@ class Crowd:
         self.bytes = array("q", [0] * len(plan.seats))
         self.presence_bytes = array("q", [0] * len(plan.seats))
         self.ready_at = array("d", [0.0] * len(plan.seats))
-        self.recording = False
         self.received: list[tuple[int, int, bytes]] = []
         self.sent: list[tuple[int, int]] = []  # (room, message key)
         self.seen: list[set[int]] = [set() for _ in plan.seats]  # seqs, or message numbers
@@ -129,14 +129,9 @@ class Crowd:
         }
 
     def handler(self, position: int, seat: Seat, ready: asyncio.Future):
-        counts, presence, append, clock = (
-            self.bytes,
-            self.presence_bytes,
-            self.received,
-            time.time_ns,
-        )
+        counts, presence, clock = self.bytes, self.presence_bytes, time.time_ns
+        append = self.received.append
         wanted = [seat.readies]
-        recorded = self
 
         def on_text(payload: bytes) -> None:
             counts[position] += len(payload)
@@ -149,8 +144,7 @@ class Crowd:
                     if wanted[0] <= 0:
                         ready.set_result(None)
                 return
-            if recorded.recording:
-                append((position, clock(), payload))
+            append((position, clock(), payload))
 
         return on_text
 
@@ -161,11 +155,10 @@ class Crowd:
 
     async def send_step(self, rate: float, seconds: float, step: int) -> int:
         """Send `rate` messages a second for `seconds`, from each seat in turn."""
-        self.recording = True
         seats = [
             (n, seat, socket)
             for (n, seat), socket in zip(self.plan.seats, self.sockets, strict=True)
-            if socket
+            if socket and socket.open
         ]
         if not seats or rate <= 0:
             return 0
@@ -183,6 +176,8 @@ class Crowd:
                 text = json.dumps({"type": "chat.send", "body": text, "client_id": client_id})
             elif dialect == "tutorial":
                 text = json.dumps({"message": text})
+            if not socket.open:
+                continue  # the server closed it: counted as undelivered
             socket.send_text(text)
             self.sent.append((seat.room, key))
         return total
@@ -232,8 +227,6 @@ class Crowd:
     async def resume(self, heads: dict[int, int]) -> tuple[int, int]:
         """(missing before, missing after) resuming each socket with stream.sync from its first
         gap; `heads` are the rooms' committed heads."""
-        self.recording = True
-        await asyncio.sleep(0)
         before = self.missing(heads)
         if before:
             for (_n, seat), socket, seen in zip(
@@ -242,7 +235,7 @@ class Crowd:
                 gap = next(
                     (s for s in range(1, heads.get(seat.room, 0) + 1) if s not in seen), None
                 )
-                if socket is not None and gap is not None:
+                if socket is not None and gap is not None and socket.open:
                     socket.send_text(json.dumps({"type": "stream.sync", "after": gap - 1}))
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and self.missing(heads):  # noqa: ASYNC110 - polling the listeners' progress

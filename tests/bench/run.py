@@ -614,10 +614,12 @@ def main() -> None:
     report["machine"] = machine
     if arguments.workloads & {"storm", "storm-tabs"}:
         run_storm(arguments, report)
-        workloads.storm_plot(report["storm"], arguments.out / "storm-ready.png")
+        if report["storm"]:
+            workloads.storm_plot(report["storm"], arguments.out / "storm-ready.png")
     if "rooms" in arguments.workloads:
         run_rooms(arguments, report)
-        workloads.rooms_plot(report["rooms"], arguments.out / "rooms-latency.png")
+        if report["rooms"]:
+            workloads.rooms_plot(report["rooms"], arguments.out / "rooms-latency.png")
     if "fanout" in arguments.workloads:
         run_fanout(arguments, report)
     _write(arguments.out, report)

@@ -165,6 +165,7 @@ def rooms(
             # Saturated: it fell behind (a tenth undelivered, or p99 over 2 s).
             if row["delivered_fraction"] < 0.9 or row["p99_ms"] > 2000:
                 break
+        _settled_bytes(crowds)  # the last step's backlog is out before loss is counted
         result.update(_loss(crowds, heads, slugs))
         steady = _rooms_step(bench, crowds, head, STEADY_STEP, 10, steady_seconds, per_room)
         result["steady"] = steady
@@ -257,7 +258,7 @@ def storm_table(results: list[dict]) -> str:
     for r in results:
         lines.append(
             f"| {r['server']} | {r['workload']} | {r['sockets']:,} | {r['ready']:,} | "
-            f"{r['failed']} | {r['attempts_failed']:,} | {r['connects_per_second']:,} | "
+            f"{r['failed']} | {r.get('attempts_failed', 0):,} | {r['connects_per_second']:,} | "
             f"{r['last_ready_seconds']} s | "
             f"{r['presence_bytes_per_socket_mean']:,} / {r['presence_bytes_per_socket_max']:,} | "
             f"{r['bytes_received']:,} | {r['server_cpu_ms_per_connect']} ms | "
