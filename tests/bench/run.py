@@ -587,9 +587,9 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=10_000, help="idle sockets (0: skip)")
     parser.add_argument("--storm-sockets", type=int, default=2000)
     parser.add_argument("--storm-inflight", type=int, default=100)
-    parser.add_argument("--storm-timeout", type=float, default=120,
+    parser.add_argument("--storm-timeout", type=float, default=60,
                         help="seconds a storm's socket may take to be ready")  # fmt: skip
-    parser.add_argument("--storm-retries", type=int, default=5,
+    parser.add_argument("--storm-retries", type=int, default=0,
                         help="times a storm's socket tries again after failing")  # fmt: skip
     parser.add_argument("--rooms", type=int, default=200)
     parser.add_argument("--room-sockets", type=int, default=5)
