@@ -1,7 +1,10 @@
 """`make bench`: start each server, load it, and report. See docs/performance.md.
 
-    python -m tests.bench.run [--servers ceiling,baseline,embedded,redis,scaled]
+    python -m tests.bench.run [--workload fanout,storm,rooms]
+                              [--servers ceiling,baseline,embedded,redis,scaled]
                               [--sockets 1000] [--idle 10000] [--out bench-results]
+                              [--storm-sockets 2000] [--storm-inflight 100]
+                              [--rooms 200] [--room-sockets 5] [--steady-seconds 40]
 
 Servers:
   ceiling   a bare `websockets` broadcast server (tests/bench/ceiling.py)
@@ -12,10 +15,19 @@ Servers:
   redis     this app: PostgreSQL + Redis, one daphne behind nginx (the compose topology)
   scaled    this app: PostgreSQL + Redis, two daphne replicas behind nginx
 
-For each: N sockets join one room, then a sender sends at stepped rates (each
-step `--step-seconds` long) until the server saturates. Every message of this
-app is persisted. Results go to <out>/results.json, <out>/results.md and
-<out>/latency.png.
+Workloads (each on a freshly started server):
+  fanout    N sockets join one room, then a sender sends at stepped rates (each
+            step `--step-seconds` long) until the server saturates; then idle
+            memory. Every message of this app is persisted.
+  storm     2,000 sockets open into one room, at most 100 handshakes in flight;
+            then (this app) the same on /ws/, each socket joining 20 rooms
+            (`storm-tabs` runs that half alone). tests/bench/workloads.py.
+  rooms     200 rooms of 5 sockets, all sending, the aggregate rate stepped up;
+            then loss after resuming, and 10 msgs/s held across heartbeats.
+
+Results go to <out>/results.json (the workloads not run keep their last
+figures), <out>/results.md (a table per workload), and the plots
+<out>/latency.png (fan-out), storm-ready.png and rooms-latency.png.
 """
 
 from __future__ import annotations
