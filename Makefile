@@ -111,8 +111,8 @@ test-browser: $(STAMP) axe-core ## Browser tests in Chromium (the native compose
 	TEST_STACK=postgres-redis $(BIN)/pytest -m browser tests/browser/test_search.py
 
 # Not part of `make test`: it takes several minutes and wants the machine to itself.
-bench: $(STAMP) check-system ## Benchmark ceiling, baseline and this app's topologies (docs/performance.md)
-	$(BIN)/python -m tests.bench.run $(BENCH_ARGS)
+bench: $(STAMP) check-system ## Benchmark ceiling, baseline and this app's topologies (WORKLOAD=fanout|storm|rooms: one; docs/performance.md)
+	$(BIN)/python -m tests.bench.run $(if $(WORKLOAD),--workload $(WORKLOAD)) $(BENCH_ARGS)
 
 lock: | $(UV) ## Re-lock uv.lock after editing pyproject.toml (versions already locked stay)
 	$(UV) lock

@@ -1,7 +1,8 @@
 """The ceiling: a bare `websockets` broadcast server doing the same job, nothing else.
 
-Every text frame a client sends is written to every connected client. No
-framework, no channel layer, no database: what one Python process can do.
+Every text frame a client sends is written to every client connected on the
+same path: a path is a room. No framework, no channel layer, no database: what
+one Python process can do.
 
     python -m tests.bench.ceiling --port 8765
 """
@@ -11,16 +12,20 @@ import asyncio
 
 from websockets.asyncio.server import broadcast, serve
 
-CLIENTS = set()
+ROOMS: dict[str, set] = {}
 
 
 async def handler(websocket) -> None:
-    CLIENTS.add(websocket)
+    path = websocket.request.path
+    clients = ROOMS.setdefault(path, set())
+    clients.add(websocket)
     try:
         async for message in websocket:
-            broadcast(CLIENTS, message)
+            broadcast(clients, message)
     finally:
-        CLIENTS.discard(websocket)
+        clients.discard(websocket)
+        if not clients:
+            ROOMS.pop(path, None)
 
 
 async def main(host: str, port: int) -> None:

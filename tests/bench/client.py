@@ -106,6 +106,10 @@ class LeanSocket(asyncio.Protocol):
             header = bytes([0x80 | opcode, 0x80 | 127]) + length.to_bytes(8, "big")
         self.transport.write(header + _ZERO_MASK + payload)
 
+    @property
+    def open(self) -> bool:
+        return self.transport is not None and not self.transport.is_closing()
+
     def send_text(self, text: str) -> None:
         self._send(1, text.encode())
 

@@ -1,32 +1,89 @@
-"""Prepare a benchmark room in our app's database; print the session cookie and the room.
+"""Prepare the benchmark's rooms and users in a server's database; print what the sockets need.
 
-Run with the server's environment: `python -m tests.bench.prepare <room>`.
+Run with the server's environment:
+
+    python -m tests.bench.prepare <room>
+        this app's room <room>, and one user's session cookie: {"cookie", "room"}
+    python -m tests.bench.prepare --users N [--rooms a,b,c] [--plain]
+        N users (bench00000, bench00001, ...), each with a session of its own, and
+        the rooms: {"cookies": [...], "rooms": [their slugs]}. `--plain` only makes
+        users and sessions (the tutorial baseline has no rooms in its database).
+
+Users and sessions are made as a login makes them (the session holds the user,
+its backend and its password hash), without a request per user, so that
+thousands take a second. Running it again reuses the users and rooms.
 """
 
+import argparse
 import json
 import sys
 
 import django
 
 
-def main(room_slug: str) -> None:
-    django.setup()
+def sessions_create(count: int) -> list[str]:
+    """`count` users' session cookies, one session each."""
+    from importlib import import_module
+
     from django.conf import settings
+    from django.contrib.auth import (
+        BACKEND_SESSION_KEY,
+        HASH_SESSION_KEY,
+        SESSION_KEY,
+        get_user_model,
+    )
+    from django.db import transaction
+
+    User = get_user_model()
+    store_class = import_module(settings.SESSION_ENGINE).SessionStore
+    backend = settings.AUTHENTICATION_BACKENDS[0]
+    names = [f"bench{n:05d}" for n in range(count)]
+    cookies = []
+    with transaction.atomic():
+        existing = {user.username: user for user in User.objects.filter(username__in=names)}
+        for name in names:
+            user = existing.get(name) or User.objects.create_user(username=name)
+            store = store_class()
+            store[SESSION_KEY] = user._meta.pk.value_to_string(user)
+            store[BACKEND_SESSION_KEY] = backend
+            store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+            store.create()
+            cookies.append(f"{settings.SESSION_COOKIE_NAME}={store.session_key}")
+    return cookies
+
+
+def rooms_create(names: list[str]) -> list[str]:
     from django.contrib.auth import get_user_model
-    from django.test import Client
 
     from chat.models import Room
     from chat.services import room_create
 
-    user, _ = get_user_model().objects.get_or_create(username="bench")
-    if not Room.objects.filter(slug=room_slug).exists():
-        room_create(name=room_slug, created_by=user)
-    client = Client()
-    client.force_login(user)
-    name = settings.SESSION_COOKIE_NAME
-    cookie = f"{name}={client.cookies[name].value}"
-    sys.stdout.write(json.dumps({"cookie": cookie, "room": room_slug}) + "\n")
+    owner, _ = get_user_model().objects.get_or_create(username="bench")
+    slugs = []
+    for name in names:
+        room = Room.objects.filter(name=name).first() or room_create(name=name, created_by=owner)
+        slugs.append(room.slug)
+    return slugs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("room", nargs="?")
+    parser.add_argument("--users", type=int, default=0)
+    parser.add_argument("--rooms", default="")
+    parser.add_argument("--plain", action="store_true")
+    arguments = parser.parse_args()
+    django.setup()
+    if arguments.room:
+        [slug] = rooms_create([arguments.room])
+        [cookie] = sessions_create(1)
+        answer: dict = {"cookie": cookie, "room": slug}
+    else:
+        names = [name for name in arguments.rooms.split(",") if name]
+        slugs = [] if arguments.plain else rooms_create(names)
+        answer = {"cookies": sessions_create(arguments.users), "rooms": slugs}
+    sys.stdout.write(json.dumps(answer) + "\n")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main()

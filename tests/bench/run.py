@@ -1,7 +1,10 @@
 """`make bench`: start each server, load it, and report. See docs/performance.md.
 
-    python -m tests.bench.run [--servers ceiling,baseline,embedded,redis,scaled]
+    python -m tests.bench.run [--workload fanout,storm,rooms]
+                              [--servers ceiling,baseline,embedded,redis,scaled]
                               [--sockets 1000] [--idle 10000] [--out bench-results]
+                              [--storm-sockets 2000] [--storm-inflight 100]
+                              [--rooms 200] [--room-sockets 5] [--steady-seconds 40]
 
 Servers:
   ceiling   a bare `websockets` broadcast server (tests/bench/ceiling.py)
@@ -12,10 +15,19 @@ Servers:
   redis     this app: PostgreSQL + Redis, one daphne behind nginx (the compose topology)
   scaled    this app: PostgreSQL + Redis, two daphne replicas behind nginx
 
-For each: N sockets join one room, then a sender sends at stepped rates (each
-step `--step-seconds` long) until the server saturates. Every message of this
-app is persisted. Results go to <out>/results.json, <out>/results.md and
-<out>/latency.png.
+Workloads (each on a freshly started server):
+  fanout    N sockets join one room, then a sender sends at stepped rates (each
+            step `--step-seconds` long) until the server saturates; then idle
+            memory. Every message of this app is persisted.
+  storm     2,000 sockets open into one room, at most 100 handshakes in flight;
+            then (this app) the same on /ws/, each socket joining 20 rooms
+            (`storm-tabs` runs that half alone). tests/bench/workloads.py.
+  rooms     200 rooms of 5 sockets, all sending, the aggregate rate stepped up;
+            then loss after resuming, and 10 msgs/s held across heartbeats.
+
+Results go to <out>/results.json (the workloads not run keep their last
+figures), <out>/results.md (a table per workload), and the plots
+<out>/latency.png (fan-out), storm-ready.png and rooms-latency.png.
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ from pathlib import Path
 
 import psutil
 
+from tests.bench import workloads
 from tests.bench.load import Receivers, Target, send
 from tests.support.harness import REPO, DaphneServer, ServerProcess, _spawn, app_env, free_port
 from tests.support.topology import NativeTopology
@@ -55,10 +68,30 @@ ALL = ["ceiling", "baseline", "embedded", "redis", "scaled"]
 
 
 class Bench:
-    """A server under test: its target, its processes (for CPU and memory), and stop()."""
+    """A server under test: its target, its processes (for CPU and memory), and stop().
+
+    For the storm and rooms workloads also: `prepare` makes users and rooms,
+    `room_url` is a room's socket, and `heads` reads the rooms' committed heads
+    (this app only: the others persist nothing).
+    """
 
     name: str
     target: Target
+    ws_base: str  # ws://host:port
+    env: dict[str, str]  # the environment its management scripts run with
+    tree: Path = REPO
+
+    def prepare(self, users: int, rooms: list[str]) -> tuple[list[str | None], list[str]]:
+        """Session cookies of `users` users, and the slugs of `rooms`."""
+        answer = _run_prepare(self.env, ["--users", str(users), "--rooms", ",".join(rooms)],
+                              self.tree)  # fmt: skip
+        return answer["cookies"], answer["rooms"]
+
+    def room_url(self, slug: str) -> str:
+        return f"{self.ws_base}/ws/chat/{slug}/"
+
+    def heads(self) -> Heads | None:
+        return Heads(self.env, self.tree)
 
     def processes(self) -> list[psutil.Process]:
         raise NotImplementedError
@@ -103,12 +136,28 @@ class Spawned(Bench):
         origin = f"http://127.0.0.1:{port}"
         self.server.wait_until(lambda: _listening(port), "listening")
         self.target = Target(url=f"ws://127.0.0.1:{port}{path}", dialect=dialect, origin=origin)
+        self.ws_base = f"ws://127.0.0.1:{port}"
+        self.env = env
 
     def processes(self):
         return _tree(self.server.pid)
 
     def stop(self):
         self.server.stop()
+
+    def prepare(self, users: int, rooms: list[str]) -> tuple[list[str | None], list[str]]:
+        if self.target.dialect == "ceiling":
+            return [None] * users, rooms
+        answer = _run_prepare(self.env, ["--users", str(users), "--plain"])
+        return answer["cookies"], rooms
+
+    def room_url(self, slug: str) -> str:
+        if self.target.dialect == "ceiling":
+            return f"{self.ws_base}/{slug}/"
+        return super().room_url(slug)
+
+    def heads(self) -> Heads | None:
+        return None
 
 
 def _listening(port: int) -> bool:
@@ -124,18 +173,53 @@ def ceiling() -> Bench:
 
 
 def baseline() -> Bench:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.bench.baseline.settings"}
+    database = Path(tempfile.mkdtemp(prefix="bench-baseline-")) / "db.sqlite3"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.bench.baseline.settings",
+        "BENCH_BASELINE_DATABASE": str(database),
+    }
+    subprocess.run([sys.executable, "-m", "django", "migrate", "-v0"], cwd=REPO, env=env,
+                   check=True)  # fmt: skip
     argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "{port}",
             "tests.bench.baseline.asgi:application"]  # fmt: skip
     return Spawned("baseline", argv, env, "/ws/chat/bench/", "tutorial")
 
 
 def _prepare(env: dict, room: str, tree: Path = REPO) -> dict:
+    return _run_prepare(env, [room], tree)
+
+
+def _run_prepare(env: dict, arguments: list[str], tree: Path = REPO) -> dict:
+    # The bench's own scripts come from this checkout, whichever tree's code is served.
+    env = {**env, "PYTHONPATH": os.pathsep.join([str(tree), str(REPO)])}
     result = subprocess.run(
-        [sys.executable, "-m", "tests.bench.prepare", room],
+        [sys.executable, "-m", "tests.bench.prepare", *arguments],
         cwd=tree, env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+class Heads:
+    """A process beside the server reading its rooms' committed heads (tests/bench/heads.py)."""
+
+    def __init__(self, env: dict, tree: Path = REPO) -> None:
+        env = {**env, "PYTHONPATH": os.pathsep.join([str(tree), str(REPO)])}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.bench.heads"], cwd=tree, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    def read(self, slugs: list[str]) -> dict[str, int]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(",".join(slugs) + "\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(10)
 
 
 UVICORN = [
@@ -164,7 +248,8 @@ class Embedded(Bench):
             [sys.executable, "manage.py", "migrate", "-v0"],
             cwd=self.tree, env=app_env(env), check=True,
         )  # fmt: skip
-        room = _prepare(app_env(env), "bench", self.tree)
+        self.env = app_env(env)
+        room = _prepare(self.env, "bench", self.tree)
         if server == "daphne":
             self.server = DaphneServer.start(
                 env=env, log_path=self.base / "daphne.log", tree=self.tree
@@ -177,6 +262,7 @@ class Embedded(Bench):
             self.server = ServerProcess(_spawn(argv, log, cwd=REPO, env=app_env(env)), log)
             self.server.wait_until(lambda: _listening(port), "listening")
             url, origin = f"ws://127.0.0.1:{port}", f"http://127.0.0.1:{port}"
+        self.ws_base = url
         self.target = Target(
             url=f"{url}/ws/chat/{room['room']}/",
             dialect="ours",
@@ -197,9 +283,11 @@ class Topology(Bench):
     def __init__(self, name: str, replicas: int) -> None:
         self.name = name
         self.topology = NativeTopology(replicas=replicas, extra_env=BENCH_ENV).start()
-        room = _prepare(self.topology.app_env("migrate"), "bench")
+        self.env = self.topology.app_env("migrate")
+        room = _prepare(self.env, "bench")
+        self.ws_base = self.topology.url.replace("https", "wss")
         self.target = Target(
-            url=self.topology.url.replace("https", "wss") + f"/ws/chat/{room['room']}/",
+            url=self.ws_base + f"/ws/chat/{room['room']}/",
             dialect="ours",
             origin=self.topology.url,
             cookie=room["cookie"],
@@ -407,15 +495,124 @@ def say(*text, **kwargs) -> None:
     sys.stdout.flush()
 
 
+def start(name: str) -> Bench:
+    kind, _, revision = name.partition("@")
+    return Embedded(revision=revision) if kind == "embedded" and revision else FACTORIES[name]()
+
+
+def run_storm(arguments, report: dict) -> None:
+    results = report["storm"] = []
+    forms = {"storm": [False, True], "storm-tabs": [True]}[
+        "storm" if "storm" in arguments.workloads else "storm-tabs"
+    ]
+    for tabs in forms:
+        for name in arguments.servers.split(","):
+            try:
+                bench = start(name)
+            except Exception as error:
+                say(f"{name}: failed to start: {error!r}")
+                continue
+            try:
+                if tabs and bench.target.dialect != "ours":
+                    continue  # only this app has the multiplexed socket
+                time.sleep(1)
+                results.append(
+                    workloads.storm(
+                        bench,
+                        sockets=arguments.storm_sockets,
+                        inflight=arguments.storm_inflight,
+                        processes=arguments.processes,
+                        tabs=tabs,
+                        timeout=arguments.storm_timeout,
+                        retries=arguments.storm_retries,
+                    )
+                )
+            except Exception as error:  # one server failing must not lose the others' figures
+                say(f"{name}: storm failed: {error!r}")
+            finally:
+                bench.stop()
+            _write(arguments.out, report)
+
+
+def run_rooms(arguments, report: dict) -> None:
+    results = report["rooms"] = []
+    rates = [int(rate) for rate in arguments.room_rates.split(",")]
+    for name in arguments.servers.split(","):
+        try:
+            bench = start(name)
+        except Exception as error:
+            say(f"{name}: failed to start: {error!r}")
+            continue
+        try:
+            time.sleep(1)
+            results.append(
+                workloads.rooms(
+                    bench,
+                    rooms=arguments.rooms,
+                    per_room=arguments.room_sockets,
+                    processes=arguments.processes,
+                    step_seconds=arguments.step_seconds,
+                    steady_seconds=arguments.steady_seconds,
+                    rates=rates,
+                )
+            )
+        except Exception as error:  # one server failing must not lose the others' figures
+            say(f"{name}: rooms failed: {error!r}")
+        finally:
+            bench.stop()
+        _write(arguments.out, report)
+
+
+def _write(out: Path, report: dict) -> None:
+    (out / "results.json").write_text(json.dumps(report, indent=2))
+
+
+def report_text(report: dict) -> str:
+    """results.md: one table per workload that has results."""
+    parts = []
+    if report.get("results"):
+        parts.append("## fanout\n\n" + table(report["results"]))
+    if report.get("idle"):
+        text = "| Server | Idle sockets | RSS | RSS per idle socket |\n"
+        text += "| --- | ---: | ---: | ---: |\n"
+        text += "\n".join(
+            f"| {i['server']} | {i['idle_sockets']:,} | {i['rss_mib']} MiB | "
+            f"{i['rss_per_idle_socket_kib']} KiB |"
+            for i in report["idle"]
+        )
+        parts.append("## idle\n\n" + text)
+    if report.get("storm"):
+        parts.append("## storm\n\n" + workloads.storm_table(report["storm"]))
+    if report.get("rooms"):
+        parts.append("## rooms\n\n" + workloads.rooms_table(report["rooms"]))
+    return "\n\n".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workload", default="fanout,storm,rooms",
+                        help="fanout, storm, storm-tabs, rooms (comma-separated)")  # fmt: skip
     parser.add_argument("--servers", default=",".join(ALL))
     parser.add_argument("--sockets", type=int, default=1000)
     parser.add_argument("--processes", type=int, default=4, help="receiver processes")
     parser.add_argument("--step-seconds", type=float, default=5.0)
     parser.add_argument("--idle", type=int, default=10_000, help="idle sockets (0: skip)")
+    parser.add_argument("--storm-sockets", type=int, default=2000)
+    parser.add_argument("--storm-inflight", type=int, default=100)
+    parser.add_argument("--storm-timeout", type=float, default=60,
+                        help="seconds a storm's socket may take to be ready")  # fmt: skip
+    parser.add_argument("--storm-retries", type=int, default=0,
+                        help="times a storm's socket tries again after failing")  # fmt: skip
+    parser.add_argument("--rooms", type=int, default=200)
+    parser.add_argument("--room-sockets", type=int, default=5)
+    parser.add_argument("--room-rates", default=",".join(map(str, workloads.ROOM_RATES)))
+    parser.add_argument("--steady-seconds", type=float, default=40)
     parser.add_argument("--out", type=Path, default=REPO / "bench-results")
     arguments = parser.parse_args()
+    arguments.workloads = set(arguments.workload.split(","))
+    unknown = arguments.workloads - {"fanout", "storm", "storm-tabs", "rooms"}
+    if unknown:
+        parser.error(f"unknown workload: {', '.join(sorted(unknown))}")
     arguments.out.mkdir(parents=True, exist_ok=True)
 
     machine = {
@@ -423,6 +620,27 @@ def main() -> None:
         "python": sys.version.split()[0],
         "memory_gib": round(psutil.virtual_memory().total / 2**30),
     }
+    # A run of one workload keeps the others' figures from the last run.
+    path = arguments.out / "results.json"
+    report = json.loads(path.read_text()) if path.exists() else {}
+    report["machine"] = machine
+    if arguments.workloads & {"storm", "storm-tabs"}:
+        run_storm(arguments, report)
+        if report["storm"]:
+            workloads.storm_plot(report["storm"], arguments.out / "storm-ready.png")
+    if "rooms" in arguments.workloads:
+        run_rooms(arguments, report)
+        if report["rooms"]:
+            workloads.rooms_plot(report["rooms"], arguments.out / "rooms-latency.png")
+    if "fanout" in arguments.workloads:
+        run_fanout(arguments, report)
+    _write(arguments.out, report)
+    (arguments.out / "results.md").write_text(report_text(report) + "\n")
+    say(report_text(report))
+    say(f"\nwritten: {arguments.out}/results.json, results.md and the plots")
+
+
+def run_fanout(arguments, report: dict) -> None:
     results = []
     for name in arguments.servers.split(","):
         try:
@@ -431,8 +649,8 @@ def main() -> None:
             )
         except Exception as error:  # one server failing must not lose the others' figures
             say(f"{name}: failed: {error!r}")
-    report = {"machine": machine, "results": results, "idle": []}
-    (arguments.out / "results.json").write_text(json.dumps(report, indent=2))
+    report["results"], report["idle"] = results, []
+    _write(arguments.out, report)
     idle = report["idle"]
     if arguments.idle:
         for name in ("baseline", "embedded"):
@@ -440,20 +658,9 @@ def main() -> None:
                 idle.append(measure_idle(name, arguments.idle, arguments.processes))
             except Exception as error:
                 say(f"{name}: {arguments.idle} idle sockets failed: {error!r}")
-        (arguments.out / "results.json").write_text(json.dumps(report, indent=2))
-    text = table(results)
-    if idle:
-        text += "\n\n| Server | Idle sockets | RSS | RSS per idle socket |\n"
-        text += "| --- | ---: | ---: | ---: |\n"
-        text += "\n".join(
-            f"| {i['server']} | {i['idle_sockets']:,} | {i['rss_mib']} MiB | "
-            f"{i['rss_per_idle_socket_kib']} KiB |"
-            for i in idle
-        )
-    (arguments.out / "results.md").write_text(text + "\n")
-    plot(results, arguments.out / "latency.png")
-    say(text)
-    say(f"\nwritten: {arguments.out}/results.json, results.md, latency.png")
+        _write(arguments.out, report)
+    if results:
+        plot(results, arguments.out / "latency.png")
     by_name = {r["server"]: r["peak_deliveries_per_second"] for r in results}
     if "baseline" in by_name and "embedded" in by_name:
         say(f"embedded / baseline: {by_name['embedded'] / by_name['baseline']:.1f}×")
