@@ -10,6 +10,7 @@ rooms        R rooms of S sockets, every socket sending now and then, the
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import time
@@ -189,8 +190,12 @@ def _rooms_step(bench, crowds: Crowds, head, step: int, rate: float, seconds: fl
     before = head()
     cpu_before, load_before = bench.cpu_seconds(), crowds.cpu_seconds()
     started = time.monotonic()
-    share = [len(range(n, crowds.count, len(crowds.pipes))) for n in range(len(crowds.pipes))]
-    sent = sum(crowds.ask("send", each=lambda n: (rate * share[n] / crowds.count, seconds, step)))
+    # The step's messages dealt to the processes by their share of the sockets.
+    total, processes = round(rate * seconds), len(crowds.pipes)
+    seats = [len(range(n, crowds.count, processes)) for n in range(processes)]
+    dealt = [total * sum(seats[: n + 1]) // crowds.count for n in range(processes)]
+    counts = [dealt[0], *(b - a for a, b in itertools.pairwise(dealt))]
+    sent = sum(crowds.ask("send", each=lambda n: (counts[n], seconds, step)))
     time.sleep(2)  # let the queues drain
     parts = [part.get(step) for part in crowds.ask("take")]
     elapsed = time.monotonic() - started
