@@ -501,7 +501,9 @@ def start(name: str) -> Bench:
 
 
 def run_storm(arguments, report: dict) -> None:
-    results = report["storm"] = []
+    # A server run again replaces its own figures; the other servers' stay.
+    servers = arguments.servers.split(",")
+    results = report["storm"] = [r for r in report.get("storm", []) if r["server"] not in servers]
     forms = {"storm": [False, True], "storm-tabs": [True]}[
         "storm" if "storm" in arguments.workloads else "storm-tabs"
     ]
@@ -535,7 +537,8 @@ def run_storm(arguments, report: dict) -> None:
 
 
 def run_rooms(arguments, report: dict) -> None:
-    results = report["rooms"] = []
+    servers = arguments.servers.split(",")
+    results = report["rooms"] = [r for r in report.get("rooms", []) if r["server"] not in servers]
     rates = [int(rate) for rate in arguments.room_rates.split(",")]
     for name in arguments.servers.split(","):
         try:
