@@ -501,11 +501,12 @@ def start(name: str) -> Bench:
 
 
 def run_storm(arguments, report: dict) -> None:
+    forms = [False, True] if "storm" in arguments.workloads else [True]
     # A server run again replaces its own figures; the other servers' stay.
     servers = arguments.servers.split(",")
-    results = report["storm"] = [r for r in report.get("storm", []) if r["server"] not in servers]
-    forms = {"storm": [False, True], "storm-tabs": [True]}[
-        "storm" if "storm" in arguments.workloads else "storm-tabs"
+    run = {"storm-tabs" if tabs else "storm" for tabs in forms}
+    results = report["storm"] = [
+        r for r in report.get("storm", []) if r["server"] not in servers or r["workload"] not in run
     ]
     for tabs in forms:
         for name in arguments.servers.split(","):
