@@ -454,7 +454,7 @@ def table(results: list[dict]) -> str:
         busiest = max(result["steps"], key=lambda s: s["delivered_per_second"])
         lines.append(
             f"| {result['server']} | {result['peak_deliveries_per_second']:,} | "
-            f"{at_5k['p99_ms'] if at_5k else '—'} ms | "
+            f"{str(at_5k['p99_ms']) + ' ms' if at_5k else '—'} | "
             f"{busiest['server_cpu_us_per_delivery']} µs | "
             f"{busiest.get('persisted_per_second') or '—'} | "
             f"{result['rss_per_idle_socket_kib']} KiB | {result['connects_per_second']:,} | "
