@@ -153,16 +153,16 @@ class Crowd:
 
     # Sending ----------------------------------------------------------------------
 
-    async def send_step(self, rate: float, seconds: float, step: int) -> int:
-        """Send `rate` messages a second for `seconds`, from each seat in turn."""
+    async def send_step(self, total: int, seconds: float, step: int) -> int:
+        """Send `total` messages evenly over `seconds`, from each seat in turn."""
         seats = [
             (n, seat, socket)
             for (n, seat), socket in zip(self.plan.seats, self.sockets, strict=True)
             if socket and socket.open
         ]
-        if not seats or rate <= 0:
+        if not seats or total <= 0:
             return 0
-        total, started = int(rate * seconds), time.monotonic()
+        rate, started = total / seconds, time.monotonic()
         dialect = self.plan.dialect
         for number in range(total):
             delay = started + number / rate - time.monotonic()

@@ -454,7 +454,7 @@ def table(results: list[dict]) -> str:
         busiest = max(result["steps"], key=lambda s: s["delivered_per_second"])
         lines.append(
             f"| {result['server']} | {result['peak_deliveries_per_second']:,} | "
-            f"{at_5k['p99_ms'] if at_5k else '—'} ms | "
+            f"{str(at_5k['p99_ms']) + ' ms' if at_5k else '—'} | "
             f"{busiest['server_cpu_us_per_delivery']} µs | "
             f"{busiest.get('persisted_per_second') or '—'} | "
             f"{result['rss_per_idle_socket_kib']} KiB | {result['connects_per_second']:,} | "
@@ -501,9 +501,12 @@ def start(name: str) -> Bench:
 
 
 def run_storm(arguments, report: dict) -> None:
-    results = report["storm"] = []
-    forms = {"storm": [False, True], "storm-tabs": [True]}[
-        "storm" if "storm" in arguments.workloads else "storm-tabs"
+    forms = [False, True] if "storm" in arguments.workloads else [True]
+    # A server run again replaces its own figures; the other servers' stay.
+    servers = arguments.servers.split(",")
+    run = {"storm-tabs" if tabs else "storm" for tabs in forms}
+    results = report["storm"] = [
+        r for r in report.get("storm", []) if r["server"] not in servers or r["workload"] not in run
     ]
     for tabs in forms:
         for name in arguments.servers.split(","):
@@ -535,7 +538,8 @@ def run_storm(arguments, report: dict) -> None:
 
 
 def run_rooms(arguments, report: dict) -> None:
-    results = report["rooms"] = []
+    servers = arguments.servers.split(",")
+    results = report["rooms"] = [r for r in report.get("rooms", []) if r["server"] not in servers]
     rates = [int(rate) for rate in arguments.room_rates.split(",")]
     for name in arguments.servers.split(","):
         try:
