@@ -353,11 +353,13 @@ class Hub:
 
     # Presence -----------------------------------------------------------------------
 
-    async def present_join(self, *members: Member) -> None:
-        """Count each member's socket on its presence stream (one write for them all)."""
-        await presence.presence_join(
-            [(member.presence, member.socket_id, member.user) for member in members]
-        )
+    async def present_join(self, *members: Member, stored: bool = False) -> None:
+        """Count each member's socket on its presence stream (one write for them all;
+        none if `stored`: the rows are written)."""
+        if not stored:
+            await presence.presence_join(
+                [(member.presence, member.socket_id, member.user) for member in members]
+            )
         for member in members:
             self.present.setdefault(member.presence, set()).add(member)
             if member.announced:
