@@ -16,11 +16,13 @@ from dataclasses import dataclass
 import pytest
 from channels.db import DatabaseSyncToAsync
 from channels.testing import WebsocketCommunicator
+from django.contrib.sessions.backends.db import SessionStore
 from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from chat import services
 from project.asgi import application
+from streams.limits import CLOSE_TOO_MANY_SOCKETS
 from streams.models import Presence
 from tests.support.harness import websocket_headers
 from tests.support.orm import db
@@ -114,3 +116,63 @@ async def test_each_socket_of_a_storm_is_counted_once(storm):
 
     # Every admission row was a socket's presence row too, and each went on close.
     assert await db(Presence.objects.count)() == 0
+
+
+async def test_sockets_opening_together_are_held_to_the_limit_exactly(
+    settings, login_cookie, make_user
+):
+    settings.SOCKETS_PER_USER = 3
+    room = await db(services.room_create)(name="Limited", created_by=None)
+    ann, bob = await db(make_user)(), await db(make_user)()
+    cookies = [await db(login_cookie)(ann) for _ in range(5)] + [await db(login_cookie)(bob)]
+    communicators = [
+        WebsocketCommunicator(
+            application,
+            f"/ws/chat/{room.slug}/",
+            headers=websocket_headers(origin="http://testserver", cookie=cookie),
+        )
+        for cookie in cookies
+    ]
+
+    await asyncio.gather(*(c.connect(timeout=10) for c in communicators))
+    firsts = [await c.receive_output(10) for c in communicators]
+
+    # Rows written for all five before any count was read: three of ann's get in, not more.
+    closed = [first.get("code") for first in firsts if first["type"] == "websocket.close"]
+    assert closed == [CLOSE_TOO_MANY_SOCKETS, CLOSE_TOO_MANY_SOCKETS]
+    assert firsts[-1]["type"] == "websocket.send"  # bob's own limit is untouched
+    assert await db(Presence.objects.filter(user=ann).count)() == 3
+    for communicator in communicators:
+        await communicator.disconnect()
+
+
+async def test_each_socket_opening_together_is_signed_in_by_its_own_session(
+    login_cookie, make_user
+):
+    room = await db(services.room_create)(name="Sessions", created_by=None)
+    ann, bob, cat = await db(make_user)(), await db(make_user)(), await db(make_user)()
+    cookies = [await db(login_cookie)(user) for user in (ann, bob, cat)]
+    # cat's password changes after sign-in: the session's hash no longer matches.
+    cat.set_password("another one")
+    await db(cat.save)()
+    communicators = [
+        WebsocketCommunicator(
+            application,
+            f"/ws/chat/{room.slug}/",
+            headers=websocket_headers(origin="http://testserver", cookie=cookie),
+        )
+        for cookie in [*cookies, None]
+    ]
+
+    await asyncio.gather(*(c.connect(timeout=10) for c in communicators))
+    firsts = [await c.receive_output(10) for c in communicators]
+
+    # A chat room is for signed-in users: cat and the anonymous socket are told to sign in.
+    assert [first.get("code") for first in firsts] == [None, None, 4401, 4401]
+    rows = await db(lambda: set(Presence.objects.values_list("user__username", flat=True)))()
+    assert rows == {ann.username, bob.username}
+    # As channels' get_user does, the session that failed its hash check is flushed.
+    cat_session = cookies[2].split("=", 1)[1]
+    assert not await db(SessionStore().exists)(cat_session)
+    for communicator in communicators:
+        await communicator.disconnect()
