@@ -20,7 +20,7 @@ from django.conf import settings
 
 from .consumers import StreamConsumer, Subscription, join_refusal
 from .log import stream_heads
-from .opening import trip
+from .opening import presences_store, trip
 from .personal import PERSONAL
 from .registry import Stream, streams_resolve_each
 from .schemas import (
@@ -162,7 +162,11 @@ class MultiplexConsumer(StreamConsumer):
             await self.replay({**syncs, **joined})
         if joined:
             assert self.hub is not None
-            await self.hub.present_join(*(subscription.member for subscription in joined))
+            members = [subscription.member for subscription in joined]
+            # The rows of every socket joining meanwhile, in one statement.
+            rows = [(member.presence, member.socket_id, member.user) for member in members]
+            await trip(presences_store, rows)
+            await self.hub.present_join(*members, stored=True)
         # endregion
 
     async def joins_done(self) -> None:

@@ -53,8 +53,11 @@ def trips_counted() -> Iterator[Cost]:
         DatabaseSyncToAsync.thread_handler = handler  # type: ignore[method-assign]
 
 
-async def connect_cost(paths_and_cookies: list[tuple[str, str]]) -> tuple[Cost, list]:
-    """Open the sockets all at once; the trips and statements it took until each was ready."""
+async def connect_cost(
+    paths_and_cookies: list[tuple[str, str]], joins: list[str] = ()
+) -> tuple[Cost, list]:
+    """Open the sockets all at once, each joining `joins` (on /ws/); the trips and statements
+    it took until each was ready on every stream."""
     # Every database call runs on the one thread for sync code: capture there.
     capture = await db(lambda: CaptureQueriesContext(connections["default"]).__enter__())()
     communicators = [
@@ -67,8 +70,12 @@ async def connect_cost(paths_and_cookies: list[tuple[str, str]]) -> tuple[Cost, 
         opened = await asyncio.gather(*(c.connect(timeout=10) for c in communicators))
         assert all(connected for connected, _ in opened)
         for communicator in communicators:
-            while (await communicator.receive_json_from(10))["type"] != "stream.ready":
-                pass
+            for name in joins:
+                await communicator.send_json_to({"type": "stream.join", "stream": name})
+        for communicator in communicators:
+            for _ready in range(1 + len(joins)):
+                while (await communicator.receive_json_from(10))["type"] != "stream.ready":
+                    pass
     await db(lambda: capture.__exit__(None, None, None))()
     cost.statements = len(capture.captured_queries)
     return cost, communicators
@@ -78,12 +85,17 @@ async def connect_cost(paths_and_cookies: list[tuple[str, str]]) -> tuple[Cost, 
 def storm(login_cookie, make_user):
     """`await storm(n)` -> the cost of n signed-in users opening into one room at once."""
 
-    async def open_many(count: int, path: str | None = None) -> Cost:
+    async def open_many(count: int, path: str | None = None, joins: int = 0) -> Cost:
         room = await db(services.room_create)(name=f"Storm {count}", created_by=None)
+        rooms = [
+            await db(services.room_create)(name=f"Storm {count}.{n}", created_by=None)
+            for n in range(joins)
+        ]
         users = [await db(make_user)() for _ in range(count)]
         cookies = [await db(login_cookie)(user) for user in users]
         cost, communicators = await connect_cost(
-            [(path or f"/ws/chat/{room.slug}/", cookie) for cookie in cookies]
+            [(path or f"/ws/chat/{room.slug}/", cookie) for cookie in cookies],
+            [room.stream_name for room in rooms],
         )
         for communicator in communicators:
             await communicator.disconnect()
@@ -109,6 +121,15 @@ async def test_many_multiplexed_sockets_opening_at_once_share_their_trips(storm)
 
     assert many.statements <= 4 * one.statements, (one, many)
     assert many.trips <= 4 * one.trips + 10, (one, many)
+
+
+async def test_many_multiplexed_sockets_joining_rooms_at_once_share_their_trips(storm):
+    one = await storm(1, "/ws/", joins=5)
+    many = await storm(30, "/ws/", joins=5)
+
+    # Each socket's joins are resolved, replayed and counted together, and with
+    # the other sockets' joins waiting at the same moment.
+    assert many.statements <= 4 * one.statements, (one, many)
 
 
 async def test_each_socket_of_a_storm_is_counted_once(storm):
