@@ -23,12 +23,18 @@ by itself, and code that changes it calls `save()`.
 """
 
 from importlib import import_module
-from typing import Any
+from typing import Any, cast
 
-from channels.auth import AuthMiddleware, _get_user_session_key
+from channels.auth import AuthMiddleware
 from channels.sessions import CookieMiddleware, SessionMiddleware
 from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, get_user_model, load_backend
+from django.contrib.auth import (
+    BACKEND_SESSION_KEY,
+    HASH_SESSION_KEY,
+    SESSION_KEY,
+    get_user_model,
+    load_backend,
+)
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.base import SessionBase
@@ -68,7 +74,7 @@ class SocketAuthMiddleware(AuthMiddleware):
 
     async def resolve_scope(self, scope) -> None:
         session = scope["session"]
-        store = session._wrapped if isinstance(session, LazyObject) else session
+        store = session._wrapped if isinstance(session, LazyObject) else session  # type: ignore[attr-defined]
         scope["user"]._wrapped = await trip(users_signed_in, store)
 
 
@@ -83,7 +89,10 @@ def users_signed_in(sessions: list[SessionBase]) -> list[Any]:
     asked: list[tuple[Any, str] | None] = []
     for session in sessions:
         try:
-            user_id, backend_path = _get_user_session_key(session), session[BACKEND_SESSION_KEY]
+            # As channels' _get_user_session_key reads it.
+            pk = get_user_model()._meta.pk
+            user_id = pk.to_python(session[SESSION_KEY])  # type: ignore[union-attr]
+            backend_path = session[BACKEND_SESSION_KEY]
         except KeyError:
             asked.append(None)
             continue
@@ -131,10 +140,10 @@ def _sessions_load(sessions: list[SessionBase]) -> None:
         if store.model is not model:
             continue  # another table: it loads itself
         if store.session_key in data:
-            store._session_cache = store.decode(data[store.session_key])
+            store._session_cache = store.decode(data[store.session_key])  # type: ignore[attr-defined]
         else:  # gone or expired, as _get_session_from_db leaves it
             store._session_key = None
-            store._session_cache = {}
+            store._session_cache = {}  # type: ignore[attr-defined]
 
 
 def _users_load(wanted: set[tuple[Any, str]]) -> dict[tuple[Any, str], Any]:
@@ -149,7 +158,7 @@ def _users_load(wanted: set[tuple[Any, str]]) -> dict[tuple[Any, str], Any]:
         rows = {user.pk: user for user in manager.filter(pk__in={uid for uid, _ in model_backend})}
         for user_id, path in model_backend:
             user = rows.get(user_id)
-            backend = load_backend(path)
+            backend = cast(ModelBackend, load_backend(path))
             users[(user_id, path)] = (
                 user if user is not None and backend.user_can_authenticate(user) else None
             )
