@@ -6,7 +6,8 @@ run on its own, on the embedded default and on PostgreSQL + Redis:
     .venv/bin/pytest tests/streams/measure_connect.py -s
     TEST_STACK=postgres-redis .venv/bin/pytest tests/streams/measure_connect.py -s
 
-with MEASURE_TREE=<another checkout> to measure that one's code the same way.
+with MEASURE_TREE=<another checkout> to measure that one's code the same way,
+and MEASURE_FORMS=room (or ws) for one of the two forms.
 
 Each run opens SOCKETS authenticated sockets (at most IN_FLIGHT handshakes at
 once) into one room, then as many multiplexed sockets (/ws/) each joining
@@ -113,10 +114,12 @@ async def test_cpu_seconds_per_connect(start_daphne, login_cookie, make_user, ca
     # Warm up: imports, the hub, the first group joins.
     await storm(room_url, daphne.origin, cookies[:5], [])
     await storm(f"{daphne.ws_url}/ws/", daphne.origin, cookies[:5], joins)
-    for label, url, join in (
-        ("one room", room_url, []),
-        (f"/ws/ + {ROOMS} joins", f"{daphne.ws_url}/ws/", joins),
-    ):
+    forms = [
+        ("room", "one room", room_url, []),
+        ("ws", f"/ws/ + {ROOMS} joins", f"{daphne.ws_url}/ws/", joins),
+    ]
+    wanted = os.environ.get("MEASURE_FORMS", "room,ws").split(",")
+    for _form, label, url, join in [form for form in forms if form[0] in wanted]:
         # Between the forms: let presence announcements and closes settle.
         await asyncio.sleep(2)
         before = cpu_seconds(process)
