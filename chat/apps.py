@@ -8,6 +8,6 @@ class ChatConfig(AppConfig):
     def ready(self) -> None:
         from streams.registry import stream_kind_register
 
-        from .streams import PREFIX, rooms_resolve
+        from .streams import PREFIX, rooms_resolve, rooms_resolve_each
 
-        stream_kind_register(PREFIX, rooms_resolve)
+        stream_kind_register(PREFIX, rooms_resolve, each=rooms_resolve_each)

@@ -74,6 +74,21 @@ def room_readable(*, room: Room, user) -> bool:
     return Membership.objects.filter(room=room, user_id=user.pk).exists()
 
 
+def rooms_each_readable(*, pairs: list[tuple[Room, Any]]) -> list[bool]:
+    """`room_readable` for each (room, user), in one query for all their private rooms."""
+    private = [(room, user) for room, user in pairs if not room.is_public and user.is_authenticated]
+    members: set[tuple[int, int]] = set()
+    if private:
+        rows = Membership.objects.filter(
+            room__in={room.pk for room, _ in private}, user_id__in={user.pk for _, user in private}
+        )
+        members = set(rows.values_list("room_id", "user_id"))
+    return [
+        user.is_authenticated and (room.is_public or (room.pk, user.pk) in members)
+        for room, user in pairs
+    ]
+
+
 def membership_get(*, room: Room, user) -> Membership | None:
     return Membership.objects.filter(room=room, user_id=user.pk).first()
 

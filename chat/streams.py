@@ -6,6 +6,7 @@ way. Registered in ChatConfig.ready.
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 from channels.db import database_sync_to_async
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
@@ -16,7 +17,7 @@ from streams.registry import Reply, Stream
 from . import services
 from .models import Room
 from .protocol import COMMANDS
-from .selectors import message_frame, room_events, room_readable
+from .selectors import message_frame, room_events, rooms_each_readable
 
 PREFIX = "chat"
 
@@ -24,16 +25,26 @@ PREFIX = "chat"
 # region: rooms-resolve
 def rooms_resolve(slugs: Sequence[str | None], user) -> dict[str | None, Stream | Exception]:
     """The rooms of `slugs` that `user` may read, as streams, in one query for the rooms."""
-    rooms = {room.slug: room for room in Room.objects.filter(slug__in=[s for s in slugs if s])}
-    resolved: dict[str | None, Stream | Exception] = {}
-    for slug in slugs:
-        room = rooms.get(slug or "")
+    return dict(zip(slugs, rooms_resolve_each([(slug, user) for slug in slugs]), strict=True))
+
+
+def rooms_resolve_each(requests: Sequence[tuple[str | None, Any]]) -> list[Stream | Exception]:
+    """Each (slug, user) as a stream that user may read, or why not: many sockets opening at
+    once, whoever their users, in one query for the rooms and one for private memberships."""
+    slugs = {slug for slug, _user in requests if slug}
+    rooms = {room.slug: room for room in Room.objects.filter(slug__in=slugs)}
+    found = [(rooms.get(slug or ""), user) for slug, user in requests]
+    readable = iter(
+        rooms_each_readable(pairs=[(room, user) for room, user in found if room is not None])
+    )
+    resolved: list[Stream | Exception] = []
+    for room, user in found:
         if room is None:
-            resolved[slug] = ObjectDoesNotExist("No such room.")
-        elif not room_readable(room=room, user=user):
-            resolved[slug] = PermissionDenied("Only the room's members can follow it.")
+            resolved.append(ObjectDoesNotExist("No such room."))
+        elif not next(readable):
+            resolved.append(PermissionDenied("Only the room's members can follow it."))
         else:
-            resolved[slug] = RoomStream(room=room, user=user)
+            resolved.append(RoomStream(room=room, user=user))
     return resolved
 
 

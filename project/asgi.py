@@ -12,7 +12,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.dev")
 django_asgi_app = get_asgi_application()
 # endregion
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
@@ -21,7 +20,7 @@ import liveblog.routing  # noqa: E402
 import streams.routing  # noqa: E402
 from project import gc_tuning, shutdown  # noqa: E402
 from streams.origins import SameOriginValidator  # noqa: E402
-from streams.sessions import SocketSessionMiddleware  # noqa: E402
+from streams.sessions import SocketAuthMiddlewareStack, SocketSessionMiddleware  # noqa: E402
 
 # A server stopped with SIGTERM exits cleanly (see project/shutdown.py).
 shutdown.install()
@@ -33,9 +32,11 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(
             SameOriginValidator(
                 # The session is found here, once, so that channels' session middleware
-                # stands aside rather than inspect it on every frame (streams/sessions.py).
+                # stands aside rather than inspect it on every frame; the user is then
+                # found as AuthMiddlewareStack finds it, in a trip shared with the other
+                # sockets opening at the same moment (streams/sessions.py).
                 SocketSessionMiddleware(
-                    AuthMiddlewareStack(
+                    SocketAuthMiddlewareStack(
                         URLRouter(
                             chat.routing.websocket_urlpatterns  # type: ignore[arg-type]
                             + liveblog.routing.websocket_urlpatterns

@@ -31,11 +31,13 @@ from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, Validat
 
 from .broadcast import encode, tag
 from .hub import CLOSE_UNAVAILABLE, Hub, Member, get_hub
-from .limits import CLOSE_TOO_MANY_SOCKETS, socket_admit_scope
+from .limits import CLOSE_TOO_MANY_SOCKETS
 from .log import REPLAY_BATCH, stream_heads, stream_replay, streams_replay
+from .opening import Opening, sockets_open, trip
 from .presence import presence_leave
+from .proxies import scope_address
 from .ratelimit import RateLimited
-from .registry import Stream, streams_resolve
+from .registry import Stream
 from .revocation import CLOSE_RIGHTS_CHANGED, CLOSE_SESSION_ENDED, user_group
 from .schemas import (
     TOO_DEEP,
@@ -116,6 +118,13 @@ def replay_starts(requests: list[tuple[Stream, int | None]]) -> list[tuple[int, 
     ]
 
 
+def replays_start(asked: list[list[tuple[Stream, int | None]]]) -> list[list[tuple]]:
+    """replay_starts for the streams of many sockets at once (streams/opening.py), in the
+    same two queries."""
+    starts = iter(replay_starts([request for requests in asked for request in requests]))
+    return [[next(starts) for _request in requests] for requests in asked]
+
+
 class StreamConsumer(AsyncJsonWebsocketConsumer):
     """A socket on streams: authorise, join, replay from `?after=`, then stream live.
 
@@ -165,12 +174,14 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.accept()
             await self.close(code=CLOSE_SESSION_ENDED)
             return
-        stream = await self.resolve(self.stream_name())
-        if stream is None:  # no such stream, or not this user's to read
+        # One trip, shared with the sockets opening meanwhile (streams/opening.py):
+        # the stream resolved for this user, and the socket admitted on it.
+        opening = Opening(self.stream_name(), self.socket_id, self.user, scope_address(self.scope))
+        stream = await trip(sockets_open, opening)
+        if isinstance(stream, Exception):  # no such stream, or not this user's to read
             await self.close()
             return
-        presence = stream.presence
-        if not await socket_admit_scope(self.scope, stream=presence, socket_id=self.socket_id):
+        if stream is None:  # one socket too many for this user (address)
             # Accepted first, so the client sees the code (a refused handshake is a bare 403).
             await self.accept()
             await self.close(code=CLOSE_TOO_MANY_SOCKETS)
@@ -183,7 +194,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             return
         await self.accept()
         await self.replay({subscription: after})
-        await self.hub.present_join(subscription.member)
+        # Its presence row is the admission row, written in the opening's trip.
+        await self.hub.present_join(subscription.member, stored=True)
 
     # endregion
 
@@ -311,12 +323,6 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     # endregion
 
-    async def resolve(self, name: str) -> Stream | None:
-        """The stream `name`, as this socket's user may follow it; None if they may not."""
-        resolved = await database_sync_to_async(streams_resolve)([name], user=self.user)
-        stream = resolved[name]
-        return None if isinstance(stream, Exception) else stream
-
     def subscribe(self, stream: Stream) -> Subscription:
         """Follow `stream`: its subscription, and the member the hub will deliver it to."""
         subscription = Subscription(stream)
@@ -395,13 +401,15 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
         Live frames that arrive meanwhile are held, then sent after it, minus
         those the replay already sent. The heads and first batches of all the
-        streams are read together (replay_starts).
+        streams are read together (replay_starts), and with those of the other
+        sockets replaying at the same moment (streams/opening.py).
         """
         for subscription in afters:
             subscription.live = False
         try:
-            starts = await database_sync_to_async(replay_starts)(
-                [(subscription.stream, after) for subscription, after in afters.items()]
+            starts = await trip(
+                replays_start,
+                [(subscription.stream, after) for subscription, after in afters.items()],
             )
             for subscription, start in zip(afters, starts, strict=True):
                 await self.replay_stream(subscription, *start)

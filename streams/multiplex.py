@@ -20,8 +20,9 @@ from django.conf import settings
 
 from .consumers import StreamConsumer, Subscription, join_refusal
 from .log import stream_heads
+from .opening import presences_store, trip
 from .personal import PERSONAL
-from .registry import streams_resolve
+from .registry import Stream, streams_resolve_each
 from .schemas import (
     Error,
     Frame,
@@ -43,6 +44,12 @@ logger = logging.getLogger(__name__)
 CLIENT = Protocol(Join, Leave, StreamSync, Ping)
 # What the socket sends of its own; every other frame is a stream's, tagged with its name.
 SERVER = Protocol(Heads, Left, Error)
+
+
+def streams_resolve_all(asked: list[tuple[list[str], Any]]) -> list[list[Stream | Exception]]:
+    """The streams each of many sockets' users asks for, resolved together."""
+    resolved = iter(streams_resolve_each([(name, user) for names, user in asked for name in names]))
+    return [[next(resolved) for _name in names] for names, _user in asked]
 
 
 class MultiplexConsumer(StreamConsumer):
@@ -140,9 +147,10 @@ class MultiplexConsumer(StreamConsumer):
         for name in new[room:]:
             detail = f"A socket follows at most {settings.STREAMS_PER_SOCKET} streams."
             await self.send_error(ProtocolError("not_allowed", detail, stream=name))
-        resolved = await database_sync_to_async(streams_resolve)(new[:room], user=self.user)
+        # In one trip with the other sockets' joins (streams/opening.py).
+        resolved = await trip(streams_resolve_all, (new[:room], self.user))
         joined: dict[Subscription, int | None] = {}
-        for name, stream in resolved.items():
+        for name, stream in zip(new[:room], resolved, strict=True):
             if isinstance(stream, Exception):
                 await self.send_error(join_refusal(stream, name))
             else:
@@ -154,7 +162,11 @@ class MultiplexConsumer(StreamConsumer):
             await self.replay({**syncs, **joined})
         if joined:
             assert self.hub is not None
-            await self.hub.present_join(*(subscription.member for subscription in joined))
+            members = [subscription.member for subscription in joined]
+            # The rows of every socket joining meanwhile, in one statement.
+            rows = [(member.presence, member.socket_id, member.user) for member in members]
+            await trip(presences_store, rows)
+            await self.hub.present_join(*members, stored=True)
         # endregion
 
     async def joins_done(self) -> None:

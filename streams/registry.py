@@ -14,6 +14,7 @@ socket (`/ws/chat/<slug>/`) and the multiplexed one (`/ws/`).
 """
 
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -61,14 +62,26 @@ class Stream:
 
 # A kind's resolver: each key (None for a name without one) -> its stream, or the refusal.
 Resolver = Callable[[Sequence[str | None], Any], dict[str | None, Stream | Exception]]
+# The same for many users at once: each (key, user) -> its stream, or the refusal, in order.
+EachResolver = Callable[[Sequence[tuple[str | None, Any]]], list[Stream | Exception]]
 
 _kinds: dict[str, Resolver] = {}
+_each: dict[str, EachResolver] = {}
 
 
 # region: kind-register
-def stream_kind_register(prefix: str, resolve: Resolver) -> None:
-    """Name the streams `prefix:<key>` (or `prefix` alone) with `resolve` (from AppConfig.ready)."""
+def stream_kind_register(
+    prefix: str, resolve: Resolver, *, each: EachResolver | None = None
+) -> None:
+    """Name the streams `prefix:<key>` (or `prefix` alone) with `resolve` (from AppConfig.ready).
+
+    `each`, if given, resolves the keys of many users in a few queries: the
+    sockets opening at once (streams/opening.py). Without it they are resolved
+    one user at a time.
+    """
     _kinds[prefix] = resolve
+    if each is not None:
+        _each[prefix] = each
 
 
 def streams_resolve(names: Sequence[str], *, user: Any) -> dict[str, Stream | Exception]:
@@ -89,3 +102,36 @@ def streams_resolve(names: Sequence[str], *, user: Any) -> dict[str, Stream | Ex
 
 
 # endregion
+
+
+def streams_resolve_each(requests: Sequence[tuple[str, Any]]) -> list[Stream | Exception]:
+    """Each (name, user) as that user may follow it, or why not: a kind's `each` resolver
+    once for all of them, or its resolver once per user."""
+    found: list[Stream | Exception | None] = [None] * len(requests)
+    by_kind: dict[str, list[tuple[int, str | None, Any]]] = {}
+    for index, (name, user) in enumerate(requests):
+        prefix, colon, key = name.partition(":")
+        if prefix in _kinds:
+            by_kind.setdefault(prefix, []).append((index, key if colon else None, user))
+        else:
+            found[index] = ObjectDoesNotExist(f"No such stream kind {prefix[:40]!r}.")
+    for prefix, asked in by_kind.items():
+        each = _each.get(prefix) or partial(_each_user, _kinds[prefix])
+        answers = each([(key, user) for _index, key, user in asked])
+        for (index, _key, _user), answer in zip(asked, answers, strict=True):
+            found[index] = answer or ObjectDoesNotExist("No such stream.")
+    return [answer or ObjectDoesNotExist("No such stream.") for answer in found]
+
+
+def _each_user(
+    resolve: Resolver, requests: Sequence[tuple[str | None, Any]]
+) -> list[Stream | Exception]:
+    """`resolve` called once per user, for all the keys that user asks for."""
+    by_user: dict[Any, tuple[Any, set[str | None]]] = {}
+    for key, user in requests:
+        by_user.setdefault(user.pk, (user, set()))[1].add(key)
+    resolved = {pk: resolve(list(keys), user) for pk, (user, keys) in by_user.items()}
+    return [
+        resolved[user.pk].get(key) or ObjectDoesNotExist("No such stream.")
+        for key, user in requests
+    ]

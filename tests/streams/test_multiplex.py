@@ -284,7 +284,9 @@ async def test_a_refused_join_names_its_stream_and_leaves_the_others_untouched(
     ann, bob = await db(make_user)(), await db(make_user)()
     lobby, secret = await db(room)("Lobby"), await db(room)("Secret")
     monkeypatch.setattr(
-        chat_streams, "room_readable", lambda *, room, user: room.slug != secret.slug
+        chat_streams,
+        "rooms_each_readable",
+        lambda *, pairs: [room.slug != secret.slug for room, _user in pairs],
     )
     client = await opened(await open_mux(ann))
     await client.join("chat:lobby")
