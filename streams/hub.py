@@ -11,11 +11,14 @@ A socket is known to the hub only as a `Member`: its id, its user, the stream
 it is counted on, whether names are shown there, and a way to deliver to it.
 The hub never looks inside a consumer.
 
-The hub also keeps the process's presence: it refreshes the rows of all its
-sockets in one statement per heartbeat (not one write per socket), sweeps the
-rows of processes that died, renews its group memberships before the layer's
-group_expiry, and coalesces presence announcements, so a thousand sockets
-joining at once send a handful of presence frames, not a thousand.
+The hub also keeps the process's presence: at each heartbeat it refreshes
+the rows of all its sockets and sweeps the rows of processes that died, in two
+statements however many streams (every message waits on the same database
+thread), and renews its group memberships before the layer's group_expiry.
+It coalesces presence changes: a socket joining a room is sent the room's
+whole set once, then every socket one diff per room per flush, so a thousand
+sockets joining at once cost each socket bytes in proportion to a thousand,
+not to a thousand times a thousand.
 
 Ordering is kept: a socket that is replaying from the database holds the live
 frames the hub hands it, and sends them after its replay, minus what the

@@ -286,8 +286,8 @@ class PresenceDiff(Frame):
     the stream: no seq."""
 
     type: Literal["presence.diff"] = "presence.diff"
-    joins: list[PresenceJoin]
-    leaves: list[PresenceLeave]
+    joins: list[PresenceJoin] = Field(description="The sockets that came, and whose they are.")
+    leaves: list[PresenceLeave] = Field(description="The sockets that went.")
 
 
 class PresenceCount(Frame):

@@ -23,7 +23,7 @@ from chat import routing as chat_routing
 from liveblog import protocol as liveblog
 from liveblog import routing as liveblog_routing
 from streams import multiplex, schemas
-from streams.schemas import ERROR_CODES, TOO_LONG, Frame, Protocol
+from streams.schemas import ERROR_CODES, TOO_LONG, Frame, PresenceJoin, PresenceLeave, Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 MARKDOWN = ROOT / "docs" / "protocol.md"
@@ -263,6 +263,7 @@ def sections() -> dict[str, str]:
     return {
         "stream-frames": _stream_frames(),
         "multiplex-frames": _multiplex_frames(),
+        "presence-objects": _object(PresenceJoin) + "\n\n" + _object(PresenceLeave),
         "chat-client": _own_frames(chat.CLIENT),
         "chat-server": _own_frames(chat.SERVER),
         "chat-message": _object(chat.Message),

@@ -20,7 +20,7 @@ from chat import services
 from chat.models import Message, Room, RoomEvent
 from chat.protocol import SERVER
 from tests.support.orm import db
-from tests.support.sockets import closed_code
+from tests.support.sockets import PRESENCE, PresenceView, closed_code
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
 
@@ -470,7 +470,7 @@ async def test_a_refused_send_does_not_count_against_the_send_limit(connect, sce
 
 def _answer(socket) -> dict:
     """The next frame that is not presence."""
-    while (frame := json.loads(socket.recv(timeout=10)))["type"] == "presence":
+    while (frame := json.loads(socket.recv(timeout=10)))["type"] in PRESENCE:
         pass
     SERVER.check(frame)
     return frame
@@ -505,9 +505,11 @@ def test_frames_only_a_real_server_sees_get_their_answer_and_nothing_is_stored(
             url, origin=daphne_server.origin, additional_headers=headers, open_timeout=10
         )
 
+    here = PresenceView()
+
     def wait_for_presence(users: list[str]) -> None:
-        while json.loads(watcher.recv(timeout=10)).get("users") != users:
-            pass
+        while here.users != users:
+            here.apply(json.loads(watcher.recv(timeout=10)))
 
     with open_as(bob) as watcher, open_as(ann) as socket:
         assert _answer(socket)["type"] == "stream.ready"

@@ -63,7 +63,7 @@ async def frame_of(socket: WebsocketCommunicator, frame_type: str) -> dict:
         frame = json.loads(message["text"])
         if frame["type"] == frame_type:
             return frame
-        assert frame["type"] == "presence", frame
+        assert frame["type"] in {"presence", "presence.state", "presence.diff"}, frame
 
 
 async def close_code(socket: WebsocketCommunicator) -> int:
