@@ -42,7 +42,7 @@ start-up log goes (`without_http2_notice`):
 
 5. **A message is framed in one step.** For each message an application sends,
    daphne calls autobahn's `sendMessage`, which checks its arguments, counts
-   the bytes in four traffic counters that nothing here reads, and goes
+   the bytes in traffic counters that nothing here reads, and goes
    through `sendFrame` and `sendData` to `transport.write`: several µs of
    Python per delivery, more than the framing itself. `LeanSendProtocol`, the
    class daphne's WebSocket factory builds, writes the frame header and the
