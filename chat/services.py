@@ -270,7 +270,7 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Me
                 seq=seq,
             )
             # A new message has no reactions: its frame needs no query for them.
-            message._prefetched_objects_cache = {"reactions": Reaction.objects.none()}
+            message._prefetched_objects_cache = {"reactions": Reaction.objects.none()}  # type: ignore[attr-defined]
             _log(message, seq, protocol.MessagePosted)
             _mentions_record(message=message, users=mentioned)
     except IntegrityError:

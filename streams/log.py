@@ -75,6 +75,7 @@ def _update_returning(rows: models.QuerySet, field: str, **values: Any) -> Any:
     model = rows.model
     connection = connections[router.db_for_write(model)]
     query = rows.query.chain(UpdateQuery)
+    assert isinstance(query, UpdateQuery)
     query.add_update_values(values)
     sql, params = query.get_compiler(connection=connection).as_sql()
     column = connection.ops.quote_name(model._meta.get_field(field).column)

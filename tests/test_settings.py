@@ -146,3 +146,15 @@ def test_development_prints_mail_and_offers_the_reset():
     backend, *_rest, reset = mail_settings({"DJANGO_SETTINGS_MODULE": "project.settings.dev"})
 
     assert (backend, reset) == ("django.core.mail.backends.console.EmailBackend", "True")
+
+
+def test_sqlite_connections_are_kept_and_postgresql_ones_by_default_are_not(monkeypatch):
+    from project.settings.base import database
+
+    monkeypatch.delenv("DATABASE_CONN_MAX_AGE", raising=False)
+    sqlite, postgres = database(""), database("postgres://app@db.invalid:5432/app")
+
+    assert (sqlite["CONN_MAX_AGE"], sqlite["CONN_HEALTH_CHECKS"]) == (600, True)
+    assert (postgres["CONN_MAX_AGE"], postgres["CONN_HEALTH_CHECKS"]) == (0, False)
+    monkeypatch.setenv("DATABASE_CONN_MAX_AGE", "0")
+    assert database("")["CONN_MAX_AGE"] == 0

@@ -2,7 +2,8 @@ import json
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from chat import services
 from chat.models import Message, Room, RoomEvent
@@ -155,3 +156,38 @@ def test_rooms_are_listed_by_latest_activity(make_room, make_user):
     busy = make_room("Busy")
     services.message_create(room=busy, author=make_user(), body="hi", client_id="m")
     assert [room.name for room in room_list()] == ["Busy", "Quiet"]
+
+
+@pytest.mark.stack
+@pytest.mark.django_db(transaction=True)
+def test_a_member_s_message_is_written_in_five_statements(make_user):
+    """Its membership checked, one UPDATE ... RETURNING for the seq, the message, the
+    author's display name for the frame, the event: no lookup before the insert, no
+    SELECT of the head, no query for a new message's reactions."""
+    room = services.room_create(name="Quiet", created_by=make_user())
+    author = make_user()
+    services.message_send(room=room, author=author, body="first", client_id="a")
+
+    with CaptureQueriesContext(connection) as queries:
+        services.message_send(room=room, author=author, body="hello *there*", client_id="b")
+
+    statements = [query["sql"].split()[0] for query in queries.captured_queries]
+    statements = [word for word in statements if word not in ("BEGIN", "COMMIT")]
+    assert statements == ["SELECT", "UPDATE", "INSERT", "SELECT", "INSERT"], statements
+    assert Message.objects.get(client_id="b").seq == room.last_seq == 2
+
+
+def test_a_retried_send_takes_no_seq_and_answers_with_the_first_message(make_user):
+    room = services.room_create(name="Retries", created_by=make_user())
+    author = make_user()
+    first, created = services.message_send(room=room, author=author, body="one", client_id="c")
+
+    again, created_again = services.message_send(
+        room=room, author=author, body="one, edited", client_id="c"
+    )
+    after, _ = services.message_send(room=room, author=author, body="two", client_id="d")
+
+    assert (created, created_again) == (True, False)
+    assert (again.pk, again.body) == (first.pk, "one")
+    assert [first.seq, after.seq] == [1, 2]
+    assert Room.objects.get(pk=room.pk).last_seq == 2
