@@ -62,6 +62,9 @@ PRESENCE_DIFF = "presence.diff"
 # How many group renewals a heartbeat has in flight at once.
 RENEW_AT_ONCE = 50
 
+# Sessions checked in one trip to the database by sessions_recheck.
+RECHECK_CHUNK = 250
+
 # Sent to every socket of a hub whose channel layer fails: reconnect later, and resume.
 CLOSE_UNAVAILABLE = 4503
 
@@ -322,8 +325,13 @@ class Hub:
             for member in group
             if member.user is not None and member.revoke is not None
         ]
-        sessions = {(member.user.pk, member.session) for member in members}
-        ended = await database_sync_to_async(sessions_ended)(sessions)
+        # A few hundred sessions a trip: the sync thread every message waits for
+        # is held for a few statements at a time, never for a whole process's sockets.
+        sessions = sorted({(member.user.pk, member.session or "") for member in members})
+        ended: set[tuple[int, str | None]] = set()
+        for start in range(0, len(sessions), RECHECK_CHUNK):
+            chunk = {(pk, key or None) for pk, key in sessions[start : start + RECHECK_CHUNK]}
+            ended |= await database_sync_to_async(sessions_ended)(chunk)
         for member in members:
             if (member.user.pk, member.session) in ended:
                 await self._revoke({member}, CLOSE_SESSION_ENDED, None)

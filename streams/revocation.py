@@ -31,7 +31,6 @@ from django.contrib.auth import (
     HASH_SESSION_KEY,
     SESSION_KEY,
     get_user_model,
-    load_backend,
     user_logged_out,
 )
 from django.contrib.auth.models import Group
@@ -42,6 +41,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.module_loading import import_string
 
 from .broadcast import channel_layer
+from .sessions import sessions_load, users_load
 
 # The layer message types the hubs close sockets on, and drop one stream of them on.
 REVOKE = "stream.revoke"
@@ -96,21 +96,28 @@ def sessions_ended(sessions: set[tuple[int, str | None]]) -> set[tuple[int, str 
     The test every HTTP request passes (django.contrib.auth.get_user): the
     session exists and has not expired, names this user, an active one, and
     carries the hash of the user's current password. A socket signed in
-    without a session cannot be checked, and counts as ended.
+    without a session cannot be checked, and counts as ended. The database
+    sessions are read in one query and the users in one more, as a storm of
+    sockets opening reads them (streams/sessions.py), however many there are.
     """
     store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
+    stores = {key: store(key) for _user_id, key in sessions if key is not None}
+    sessions_load(list(stores.values()))
+    claims = {key: _claim(session) for key, session in stores.items()}
+    users = users_load({(pk, path) for pk, path, _hash in filter(None, claims.values())})
     return {
         (user_id, key)
         for user_id, key in sessions
-        if key is None or _signed_in_user(store(key)) != user_id
+        if key is None or _signed_in_user(claims[key], users) != user_id
     }
 
 
-def _signed_in_user(session: SessionBase) -> Any:
-    """The pk of the user `session` signs in, or None; it reads the session, never changes it.
+def _claim(session: SessionBase) -> tuple[Any, str, str] | None:
+    """Whom `session` says it signs in: (user pk, backend path, password hash), or None.
 
-    django.contrib.auth.get_user would also flush a session that fails, or
-    re-key one signed with a fallback secret, which no browser would then hold.
+    It reads the session, never changes it: django.contrib.auth.get_user would
+    also flush a session that fails, or re-key one signed with a fallback
+    secret, which no browser would then hold.
     """
     try:
         user_id = session[SESSION_KEY]
@@ -121,7 +128,15 @@ def _signed_in_user(session: SessionBase) -> Any:
     if backend_path not in settings.AUTHENTICATION_BACKENDS or not session_hash:
         return None
     pk = get_user_model()._meta.pk.to_python(user_id)  # type: ignore[union-attr]
-    user = load_backend(backend_path).get_user(pk)
+    return pk, backend_path, session_hash
+
+
+def _signed_in_user(claim: tuple[Any, str, str] | None, users: dict[tuple[Any, str], Any]) -> Any:
+    """The pk of the user a session's claim signs in, or None."""
+    if claim is None:
+        return None
+    pk, backend_path, session_hash = claim
+    user = users.get((pk, backend_path))
     if user is None:  # gone, or no longer active
         return None
     # As get_user does, the hash made with the current secret or a fallback one.

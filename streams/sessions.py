@@ -85,7 +85,7 @@ def SocketAuthMiddlewareStack(inner):  # noqa: N802 (named as channels' AuthMidd
 def users_signed_in(sessions: list[SessionBase]) -> list[Any]:
     """The user each session signs in (AnonymousUser for none), as channels' get_user finds
     it: the sessions read in one query, the users of each backend in one more."""
-    _sessions_load(sessions)
+    sessions_load(sessions)
     asked: list[tuple[Any, str] | None] = []
     for session in sessions:
         try:
@@ -99,7 +99,7 @@ def users_signed_in(sessions: list[SessionBase]) -> list[Any]:
         asked.append(
             (user_id, backend_path) if backend_path in settings.AUTHENTICATION_BACKENDS else None
         )
-    users = _users_load({wanted for wanted in asked if wanted is not None})
+    users = users_load({wanted for wanted in asked if wanted is not None})
     found = []
     for session, wanted in zip(sessions, asked, strict=True):
         user = users.get(wanted) if wanted is not None else None
@@ -116,7 +116,7 @@ def users_signed_in(sessions: list[SessionBase]) -> list[Any]:
     return found
 
 
-def _sessions_load(sessions: list[SessionBase]) -> None:
+def sessions_load(sessions: list[SessionBase]) -> None:
     """Read the database-backed sessions not yet loaded in one query, as each would load itself.
 
     Other session engines load themselves, one by one, when first read.
@@ -146,7 +146,7 @@ def _sessions_load(sessions: list[SessionBase]) -> None:
             store._session_cache = {}  # type: ignore[attr-defined]
 
 
-def _users_load(wanted: set[tuple[Any, str]]) -> dict[tuple[Any, str], Any]:
+def users_load(wanted: set[tuple[Any, str]]) -> dict[tuple[Any, str], Any]:
     """Each (user id, backend path) -> its backend's user (None if none or inactive).
 
     ModelBackend's users are read in one query; another backend's, one by one.

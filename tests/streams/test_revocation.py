@@ -14,9 +14,12 @@ from datetime import timedelta
 import pytest
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -26,6 +29,7 @@ from chat.services import room_create
 from liveblog import services as liveblog_services
 from liveblog.models import EDITORS_GROUP, Post
 from project.asgi import application
+from streams.revocation import sessions_ended
 from tests.support.harness import websocket_headers
 from tests.support.orm import db
 
@@ -298,3 +302,39 @@ async def test_a_logout_closes_the_sessions_sockets_on_every_process(
                     while True:
                         await ws.recv()
             assert closed.value.rcvd.code == SESSION_ENDED
+
+
+
+def test_the_periodic_check_reads_a_hundred_sessions_in_two_statements(make_user):
+    # One lookup per session held the one database thread, which every
+    # message waits for, for a second in a process of a thousand sockets.
+    browsers = [Browser(make_user(username=f"reader{n}")) for n in range(100)]
+    owner = {
+        browser.session_key: int(
+            Session.objects.get(session_key=browser.session_key).get_decoded()["_auth_user_id"]
+        )
+        for browser in browsers
+    }
+    expired, changed, deactivated, borrowed, unsigned = (b.session_key for b in browsers[:5])
+    Session.objects.filter(session_key=expired).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
+    person = get_user_model().objects.get(pk=owner[changed])
+    person.set_password("a new one, long enough")
+    person.save()
+    get_user_model().objects.filter(pk=owner[deactivated]).update(is_active=False)
+    asked = {(user_id, key) for key, user_id in owner.items() if key != borrowed}
+    # A session that signs in somebody else, and a socket with no session at all.
+    asked |= {(owner[borrowed] + 10_000, borrowed), (owner[unsigned], None)}
+
+    with CaptureQueriesContext(connection) as queries:
+        ended = sessions_ended(asked)
+
+    assert len(queries) <= 2
+    assert ended == {
+        (owner[expired], expired),
+        (owner[changed], changed),
+        (owner[deactivated], deactivated),
+        (owner[borrowed] + 10_000, borrowed),
+        (owner[unsigned], None),
+    }
