@@ -9,6 +9,11 @@ Run with the server's environment:
         the rooms: {"cookies": [...], "rooms": [their slugs]}. `--plain` only makes
         users and sessions (the tutorial baseline has no rooms in its database).
 
+With rooms, user n is a member of room n // (N / rooms), the room its socket
+sends in (the rooms workload), as someone who talks in a room has joined it:
+a first message would otherwise join its sender, and in a short run nearly
+every message is someone's first.
+
 Users and sessions are made as a login makes them (the session holds the user,
 its backend and its password hash), without a request per user, so that
 thousands take a second. Running it again reuses the users and rooms.
@@ -66,6 +71,26 @@ def rooms_create(names: list[str]) -> list[str]:
     return slugs
 
 
+def members_add(count: int, slugs: list[str]) -> None:
+    """User n (of `count`) a member of room n // (count / rooms), read up to its head."""
+    from django.contrib.auth import get_user_model
+
+    from chat.models import Membership, Room
+
+    per_room = max(1, count // len(slugs))
+    names = [f"bench{n:05d}" for n in range(count)]
+    users = {user.username: user for user in get_user_model().objects.filter(username__in=names)}
+    rooms = {room.slug: room for room in Room.objects.filter(slug__in=slugs)}
+    Membership.objects.bulk_create(
+        [
+            Membership(room=room, user=users[name], read=room.last_seq)
+            for n, name in enumerate(names)
+            if (room := rooms[slugs[min(n // per_room, len(slugs) - 1)]])
+        ],
+        ignore_conflicts=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("room", nargs="?")
@@ -81,7 +106,10 @@ def main() -> None:
     else:
         names = [name for name in arguments.rooms.split(",") if name]
         slugs = [] if arguments.plain else rooms_create(names)
-        answer = {"cookies": sessions_create(arguments.users), "rooms": slugs}
+        cookies = sessions_create(arguments.users)
+        if slugs:
+            members_add(arguments.users, slugs)
+        answer = {"cookies": cookies, "rooms": slugs}
     sys.stdout.write(json.dumps(answer) + "\n")
 
 

@@ -304,7 +304,6 @@ async def test_a_logout_closes_the_sessions_sockets_on_every_process(
             assert closed.value.rcvd.code == SESSION_ENDED
 
 
-
 def test_the_periodic_check_reads_a_hundred_sessions_in_two_statements(make_user):
     # One lookup per session held the one database thread, which every
     # message waits for, for a second in a process of a thousand sockets.
