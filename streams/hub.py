@@ -70,6 +70,8 @@ CLOSE_UNAVAILABLE = 4503
 
 # The hub's own message to its channel: a receive that returns it proves the layer works.
 PROBE = "hub.probe"
+# Seconds a cancelled receive may take to end before it is sent a probe (Hub._next).
+RECEIVE_CANCEL_GRACE = 0.5
 
 # A delivery: the frame's seq (None for an ephemeral frame) and the ASGI message to send.
 Deliver = Callable[[int | None, WebSocketSendEvent], Awaitable[None]]
@@ -235,7 +237,7 @@ class Hub:
     async def _receive(self, channel: str) -> None:
         while True:
             try:
-                message = await self.layer.receive(channel)
+                message = await self._next(channel)
             except Exception as error:
                 _raise_if_cancelled(error)
                 logger.exception("hub: receiving from the channel layer failed; retrying")
@@ -342,6 +344,33 @@ class Hub:
     def delivering(self) -> bool:
         """Whether frames broadcast now reach this hub's sockets."""
         return not self.receive_failing
+
+    # region: hub-next
+    async def _next(self, channel: str) -> dict[str, Any]:
+        """The next message on the hub's channel; a cancel ends the wait, whatever the layer
+        makes of it.
+
+        channels_redis over redis-py can swallow a cancel and go on waiting for
+        a message that may never come; whoever cancelled the hub (a server
+        shutting down, an event loop closing) would then wait for ever. So the
+        receive runs as its own task: on a cancel it is cancelled too, and if
+        it still has not ended after RECEIVE_CANCEL_GRACE, it is sent a probe
+        to return.
+        """
+        receiving = asyncio.ensure_future(self.layer.receive(channel))
+        try:
+            return await asyncio.shield(receiving)
+        except asyncio.CancelledError:
+            receiving.cancel()
+            done, _ = await asyncio.wait([receiving], timeout=RECEIVE_CANCEL_GRACE)
+            if not done:
+                await self._probe()
+                await asyncio.wait([receiving], timeout=RECEIVE_CANCEL_GRACE)
+            if receiving.done() and not receiving.cancelled():
+                receiving.exception()  # retrieved: the hub is stopping, whatever it was
+            raise
+
+    # endregion
 
     # region: hub-layer-failed
     async def _receive_failed(self) -> None:
