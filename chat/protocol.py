@@ -145,7 +145,11 @@ class Message(Schema):
     )
 
     @classmethod
-    def of(cls, message: models.Message) -> "Message":
+    def of(
+        cls, message: models.Message, *, reactions: Iterable[models.Reaction] | None = None
+    ) -> "Message":
+        """`message` as a frame shows it; `reactions` are its reactions if the caller has
+        them (a message just written has none), else they are read."""
         # Validated on purpose (see Schema): a wrong value fails here.
         deleted = message.is_deleted
         card = person_card(user=message.author)
@@ -160,7 +164,9 @@ class Message(Schema):
             created_at=message.created_at.isoformat(),
             edited_at=message.edited_at.isoformat() if message.edited_at else None,
             deleted=deleted,
-            reactions=[] if deleted else Reaction.list_of(message.reactions.all()),
+            reactions=[]
+            if deleted
+            else Reaction.list_of(message.reactions.all() if reactions is None else reactions),
         )
 
 

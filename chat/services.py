@@ -7,6 +7,7 @@ it, and a tab that was away replays it.
 """
 
 import secrets
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.cache import cache
@@ -270,8 +271,7 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Me
                 seq=seq,
             )
             # A new message has no reactions: its frame needs no query for them.
-            message._prefetched_objects_cache = {"reactions": Reaction.objects.none()}  # type: ignore[attr-defined]
-            _log(message, seq, protocol.MessagePosted)
+            _log(message, seq, protocol.MessagePosted, reactions=())
             _mentions_record(message=message, users=mentioned)
     except IntegrityError:
         # The room has this client_id already (a retry, or a concurrent retry that
@@ -482,12 +482,17 @@ def _log(
     message: Message,
     seq: int,
     frame: type[protocol.MessagePosted | protocol.MessageUpdated | protocol.MessageDeleted],
+    *,
+    reactions: Iterable[Reaction] | None = None,
 ) -> None:
-    """Append the event `frame` about `message` to its room's stream as `seq`."""
+    """Append the event `frame` about `message` to its room's stream as `seq` (with
+    `reactions`, its reactions if they are known; see protocol.Message.of)."""
     stream_append(
         events=message.room.events,
         group=message.room.group_name,
         seq=seq,
-        frame=frame(seq=seq, message=protocol.Message.of(message)).model_dump(),
+        frame=frame(
+            seq=seq, message=protocol.Message.of(message, reactions=reactions)
+        ).model_dump(),
         subject_id=message.pk,
     )

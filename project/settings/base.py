@@ -125,7 +125,8 @@ def channel_layers(redis_url: str) -> dict:
     if not redis_url:
         return {
             "default": {
-                "BACKEND": "channels.layers.InMemoryChannelLayer",
+                # Channels' in-memory layer, swept once a second (streams/layers.py).
+                "BACKEND": "streams.layers.InMemoryChannelLayer",
                 "CONFIG": {"capacity": capacity, "expiry": 60},
             }
         }
