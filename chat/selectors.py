@@ -74,6 +74,13 @@ def room_readable(*, room: Room, user) -> bool:
     return Membership.objects.filter(room=room, user_id=user.pk).exists()
 
 
+def membership_of(*, room: Room, user) -> Membership | None:
+    """The user's membership of the room, if any, with the user and their profile loaded
+    (a send checks the one and shows the other, in one query)."""
+    rows = Membership.objects.select_related("user__profile")
+    return rows.filter(room=room, user_id=user.pk).first()
+
+
 def rooms_each_readable(*, pairs: list[tuple[Room, Any]]) -> list[bool]:
     """`room_readable` for each (room, user), in one query for all their private rooms."""
     private = [(room, user) for room, user in pairs if not room.is_public and user.is_authenticated]

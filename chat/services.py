@@ -259,7 +259,7 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Me
     html, mentioned = _render(room=room, author=author, body=body)
     try:
         with transaction.atomic():
-            _sender_join(room=room, author=author)
+            author = _sender_join(room=room, author=author)
             now = timezone.now()
             seq = stream_claim(room, last_activity_at=now)
             message = Message.objects.create(
@@ -307,12 +307,19 @@ def _person_url(user) -> str:
     return f"{reverse('chat:dm')}?{urlencode({'with': user.get_username()})}"
 
 
-def _sender_join(*, room: Room, author) -> None:
-    """Sending in a public room joins it; a private or direct one takes members only."""
-    if room.is_public:
-        _member_create(room=room, user=author)
-    elif not selectors.room_readable(room=room, user=author):
+def _sender_join(*, room: Room, author):
+    """Sending in a public room joins it; a private or direct one takes members only.
+
+    Returns the author as the message will show them: read with their membership,
+    their display name costs no query of its own (people.selectors.display_name_of).
+    """
+    membership = selectors.membership_of(room=room, user=author)
+    if membership is not None:
+        return membership.user
+    if not room.is_public:
         raise PermissionDenied("Only the room's members can write in it.")
+    _member_create(room=room, user=author)
+    return author
 
 
 def _mentions_record(*, message: Message, users: list) -> None:

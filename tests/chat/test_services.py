@@ -9,6 +9,7 @@ from chat import services
 from chat.models import Message, Room, RoomEvent
 from chat.protocol import SERVER
 from chat.selectors import message_list, room_list
+from people.models import Profile
 
 pytestmark = pytest.mark.django_db
 
@@ -160,10 +161,10 @@ def test_rooms_are_listed_by_latest_activity(make_room, make_user):
 
 @pytest.mark.stack
 @pytest.mark.django_db(transaction=True)
-def test_a_member_s_message_is_written_in_five_statements(make_user):
-    """Its membership checked, one UPDATE ... RETURNING for the seq, the message, the
-    author's display name for the frame, the event: no lookup before the insert, no
-    SELECT of the head, no query for a new message's reactions."""
+def test_a_member_s_message_is_written_in_four_statements(make_user):
+    """Its membership checked (with the author's display name for the frame), one
+    UPDATE ... RETURNING for the seq, the message, the event: no lookup before the
+    insert, no SELECT of the head, no query for a new message's reactions."""
     room = services.room_create(name="Quiet", created_by=make_user())
     author = make_user()
     services.message_send(room=room, author=author, body="first", client_id="a")
@@ -173,8 +174,20 @@ def test_a_member_s_message_is_written_in_five_statements(make_user):
 
     statements = [query["sql"].split()[0] for query in queries.captured_queries]
     statements = [word for word in statements if word not in ("BEGIN", "COMMIT")]
-    assert statements == ["SELECT", "UPDATE", "INSERT", "SELECT", "INSERT"], statements
+    assert statements == ["SELECT", "UPDATE", "INSERT", "INSERT"], statements
     assert Message.objects.get(client_id="b").seq == room.last_seq == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_message_shows_the_display_name_its_author_has_when_sending(make_user):
+    """The name is read with the membership, so one changed since the socket opened shows."""
+    room = services.room_create(name="Names", created_by=make_user())
+    author = make_user(username="ann")
+    services.message_send(room=room, author=author, body="first", client_id="a")
+    Profile.objects.update_or_create(user=author, defaults={"display_name": "Ann Smith"})
+    message, _ = services.message_send(room=room, author=author, body="again", client_id="b")
+    event = room.events.get(seq=message.seq)
+    assert json.loads(event.frame)["message"]["author_name"] == "Ann Smith"
 
 
 def test_a_retried_send_takes_no_seq_and_answers_with_the_first_message(make_user):
