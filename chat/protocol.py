@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from people.cards import Card
 from people.selectors import person_card
 from streams.schemas import (
     TOO_LONG,
@@ -146,13 +147,18 @@ class Message(Schema):
 
     @classmethod
     def of(
-        cls, message: models.Message, *, reactions: Iterable[models.Reaction] | None = None
+        cls,
+        message: models.Message,
+        *,
+        reactions: Iterable[models.Reaction] | None = None,
+        author: Card | None = None,
     ) -> "Message":
-        """`message` as a frame shows it; `reactions` are its reactions if the caller has
-        them (a message just written has none), else they are read."""
+        """`message` as a frame shows it. Its `reactions` and its `author`'s card, where
+        the caller has them (a message just written has no reactions, and its sender's
+        card was read with their membership); else they are read."""
         # Validated on purpose (see Schema): a wrong value fails here.
         deleted = message.is_deleted
-        card = person_card(user=message.author)
+        card = author if author is not None else person_card(user=message.author)
         return cls(
             id=message.pk,
             author=card.username,

@@ -31,6 +31,8 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL, Window
 from django.db.models.functions import Coalesce, RowNumber
 
+from people.cards import Card, card_of
+
 from .models import Membership, Mention, Message, ReactionToggle, Room, RoomEvent
 from .protocol import RoomEntry, SidebarRoom
 
@@ -74,11 +76,14 @@ def room_readable(*, room: Room, user) -> bool:
     return Membership.objects.filter(room=room, user_id=user.pk).exists()
 
 
-def membership_of(*, room: Room, user) -> Membership | None:
-    """The user's membership of the room, if any, with the user and their profile loaded
-    (a send checks the one and shows the other, in one query)."""
-    rows = Membership.objects.select_related("user__profile")
-    return rows.filter(room=room, user_id=user.pk).first()
+def member_card(*, room: Room, user) -> Card | None:
+    """The card of a member of the room as it now is, or None if `user` is not one: a send
+    checks the one and shows the other, in one query."""
+    rows = Membership.objects.filter(room=room, user_id=user.pk)
+    names = list(rows.values_list("user__profile__display_name", flat=True)[:1])
+    if not names:
+        return None
+    return card_of(user_id=user.pk, username=user.get_username(), display_name=names[0] or "")
 
 
 def rooms_each_readable(*, pairs: list[tuple[Room, Any]]) -> list[bool]:

@@ -17,6 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from people.cards import Card
+from people.selectors import person_card
 from streams.broadcast import broadcast_on_commit, encode
 from streams.log import stream_append, stream_claim, stream_redact
 from streams.markdown import mention_names, plain_text, render_chat
@@ -259,7 +261,7 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Me
     html, mentioned = _render(room=room, author=author, body=body)
     try:
         with transaction.atomic():
-            author = _sender_join(room=room, author=author)
+            card = _sender_join(room=room, author=author)
             now = timezone.now()
             seq = stream_claim(room, last_activity_at=now)
             message = Message.objects.create(
@@ -271,7 +273,7 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Me
                 seq=seq,
             )
             # A new message has no reactions: its frame needs no query for them.
-            _log(message, seq, protocol.MessagePosted, reactions=())
+            _log(message, seq, protocol.MessagePosted, reactions=(), author=card)
             _mentions_record(message=message, users=mentioned)
     except IntegrityError:
         # The room has this client_id already (a retry, or a concurrent retry that
@@ -307,19 +309,19 @@ def _person_url(user) -> str:
     return f"{reverse('chat:dm')}?{urlencode({'with': user.get_username()})}"
 
 
-def _sender_join(*, room: Room, author):
+def _sender_join(*, room: Room, author) -> Card:
     """Sending in a public room joins it; a private or direct one takes members only.
 
-    Returns the author as the message will show them: read with their membership,
-    their display name costs no query of its own (people.selectors.display_name_of).
+    Returns the author's card for the message's frame: a member's is read with
+    their membership, in one query.
     """
-    membership = selectors.membership_of(room=room, user=author)
-    if membership is not None:
-        return membership.user
+    card = selectors.member_card(room=room, user=author)
+    if card is not None:
+        return card
     if not room.is_public:
         raise PermissionDenied("Only the room's members can write in it.")
     _member_create(room=room, user=author)
-    return author
+    return person_card(user=author)
 
 
 def _mentions_record(*, message: Message, users: list) -> None:
@@ -491,15 +493,16 @@ def _log(
     frame: type[protocol.MessagePosted | protocol.MessageUpdated | protocol.MessageDeleted],
     *,
     reactions: Iterable[Reaction] | None = None,
+    author: Card | None = None,
 ) -> None:
-    """Append the event `frame` about `message` to its room's stream as `seq` (with
-    `reactions`, its reactions if they are known; see protocol.Message.of)."""
+    """Append the event `frame` about `message` to its room's stream as `seq` (with its
+    `reactions` and its `author`'s card where they are known: protocol.Message.of)."""
     stream_append(
         events=message.room.events,
         group=message.room.group_name,
         seq=seq,
         frame=frame(
-            seq=seq, message=protocol.Message.of(message, reactions=reactions)
+            seq=seq, message=protocol.Message.of(message, reactions=reactions, author=author)
         ).model_dump(),
         subject_id=message.pk,
     )
