@@ -28,7 +28,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 
-from .broadcast import encode, tag
+from .broadcast import encode, outbox_use, tag
 from .hub import CLOSE_UNAVAILABLE, Hub, Member, get_hub
 from .limits import CLOSE_TOO_MANY_SOCKETS
 from .log import REPLAY_BATCH, stream_heads, stream_replay, streams_replay
@@ -189,6 +189,8 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         """Called when the socket asks to open."""
         self.socket_id = uuid.uuid4().hex
+        # What this socket's database work broadcasts is sent by the loop (broadcast.py).
+        outbox_use()
         self.subscriptions: dict[str, Subscription] = {}
         self.hub: Hub | None = None
         # Once revoked, the socket is closing: nothing more is sent or handled.
