@@ -104,7 +104,7 @@ class Outbox:
     (channels' `database_sync_to_async`). A `group_send` made from that thread
     with `async_to_sync` waits until the event loop has run it, and every other
     socket's work waits behind it; under load the loop is busy, and the wait was
-    a tenth of the thread's time. Posting the envelope to the loop takes no
+    a fifth of a send's time on the thread. Posting the envelope to the loop takes no
     wait, and the one task keeps the commit order of the thread. An envelope
     that cannot be sent is lost as the layer may lose any: the event log is the
     truth, and the clients resume from it.
