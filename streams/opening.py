@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from channels.db import database_sync_to_async
-from django.utils import timezone
 
 from .limits import Admission, sockets_admit
-from .models import Presence
+from .presence import presences_write
 from .registry import Stream, streams_resolve_each
 
 # Takes the items of every socket waiting on this step; answers each, in their order.
@@ -144,17 +143,6 @@ def sockets_open(openings: list[Opening]) -> list[Stream | Exception | None]:
 
 def presences_store(asked: list[list[tuple[str, str, Any]]]) -> list[None]:
     """Write the presence rows (stream, socket id, user) of many sockets' joins in one
-    statement, as `presence.presence_join` writes one socket's."""
-    now = timezone.now()
-    rows = [
-        Presence(stream=stream, socket_id=socket_id, user=user, last_seen=now)
-        for sockets in asked
-        for stream, socket_id, user in sockets
-    ]
-    Presence.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["stream", "socket_id"],
-        update_fields=["user", "last_seen"],
-    )
+    statement."""
+    presences_write([row for sockets in asked for row in sockets])
     return [None for _sockets in asked]

@@ -101,12 +101,12 @@ def presence_frames(
     return state_frames, diff_frames
 
 
-@database_sync_to_async
-def presence_join(sockets: list[tuple[str, str, Any]]) -> None:
+def presences_write(sockets: list[tuple[str, str, Any]]) -> None:
     """Count each (stream, socket id, user) socket on its stream; user None for an anonymous one.
 
     One statement for them all: a tab that joins fifty rooms at once writes
-    its fifty rows together.
+    its fifty rows together, and so do the joins of many sockets that share a
+    trip (streams/opening.py).
     """
     now = timezone.now()
     Presence.objects.bulk_create(
@@ -118,6 +118,9 @@ def presence_join(sockets: list[tuple[str, str, Any]]) -> None:
         unique_fields=["stream", "socket_id"],
         update_fields=["user", "last_seen"],
     )
+
+
+presence_join = database_sync_to_async(presences_write)
 
 
 @database_sync_to_async
